@@ -1,0 +1,21 @@
+# policyml: ACS PUMS -> household data -> models -> fairness, explanations -> teaching report.
+# Run: snakemake --cores 8                      (embedded default: New Mexico, 2018)
+#      snakemake --cores 8 --config states=[VT,WY]
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/fetch.smk"
+include: "workflow/rules/households.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        get_final_output(),
+    default_target: True

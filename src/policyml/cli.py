@@ -1,0 +1,50 @@
+"""Running package functions from Snakemake scripts: logging, and errors as one clear line."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from .errors import PolicymlError, one_line
+
+log = logging.getLogger("policyml")
+
+
+def setup_logging(log_file: str | Path | None, console_level: int = logging.WARNING) -> None:
+    """Everything at INFO to the rule's log file; warnings and errors also to the console."""
+    root = logging.getLogger()
+    root.handlers.clear()
+    root.setLevel(logging.INFO)
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%d %H:%M:%S")
+    if log_file:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        file_handler.setFormatter(formatter)
+        root.addHandler(file_handler)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(console_level)
+    console.setFormatter(logging.Formatter("policyml: %(levelname)s: %(message)s"))
+    root.addHandler(console)
+    logging.captureWarnings(True)
+
+
+def script_main(snakemake, step: Callable[[object], None]) -> None:
+    """Run ``step(snakemake)`` inside a Snakemake ``script:``; exit 1 with one line on user errors."""
+    setup_logging(snakemake.log[0] if snakemake.log else None)
+    label = f"{snakemake.rule} {dict(snakemake.wildcards)}"
+    started = time.perf_counter()
+    log.info("start %s", label)
+    try:
+        step(snakemake)
+    except PolicymlError as error:
+        log.error(one_line(error).removeprefix("policyml: error: "))
+        logging.shutdown()
+        sys.exit(1)
+    except Exception:
+        log.exception("%s failed with an unexpected error (a bug: please report it with this log)", label)
+        logging.shutdown()
+        sys.exit(2)
+    log.info("done %s in %.1f s", label, time.perf_counter() - started)

@@ -1,0 +1,118 @@
+"""The run configuration: validated against config/config.schema.yaml, then resolved.
+
+``load_settings`` is called by the Snakefile before any job starts, so a bad state, year or value
+stops the run with one line naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+from .resources import Mirror, PROJECT_ROOT, embedded
+from .schema import SurveyPeriod, check_period
+from .states import State, resolve_state
+
+SCHEMA_PATH = PROJECT_ROOT / "config" / "config.schema.yaml"
+
+
+def _coerce(schema: dict, value: Any) -> Any:
+    """Command-line values arrive as text inside nested --config dicts ("false", "30"): type them."""
+    if not isinstance(value, str):
+        return value
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "boolean" in types and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    if "null" in types and value.lower() in ("null", "none", ""):
+        return None
+    for kind, cast in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return cast(value)
+            except ValueError:
+                pass
+    return value
+
+
+def _with_defaults(schema: dict, value: Any) -> Any:
+    """Fill in the schema's defaults and type text values, recursively, keeping given values."""
+    if schema.get("type") != "object" or not isinstance(value, dict):
+        return _coerce(schema, value)
+    filled = dict(value)
+    for key, sub in schema.get("properties", {}).items():
+        if key not in filled and "default" in sub:
+            filled[key] = sub["default"]
+        if key in filled:
+            filled[key] = _with_defaults(sub, filled[key])
+    return filled
+
+
+def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
+    """Return the config with defaults filled in, or raise a ConfigError for the first bad key."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    filled = _with_defaults(schema, dict(config))
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(filled), key=lambda e: list(e.path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.path) or "config"
+        if error.validator == "additionalProperties":
+            known = ", ".join(sorted(schema_at(schema, error.path).get("properties", {})))
+            raise ConfigError(f"config: {error.message}", f"known keys here: {known}")
+        raise ConfigError(f"config value {where}={error.instance!r} is invalid: {error.message}",
+                          f"see config/config.schema.yaml for what {where} accepts")
+    return filled
+
+
+def schema_at(schema: dict, path) -> dict:
+    for key in path:
+        schema = schema.get("properties", {}).get(key, {})
+    return schema
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated configuration, with states and survey period resolved."""
+
+    states: tuple[State, ...]
+    period: SurveyPeriod
+    housing_file: bool
+    seed: int
+    data: dict = field(default_factory=dict)
+    published: dict = field(default_factory=dict)
+    estimates: dict = field(default_factory=dict)
+
+    @property
+    def targets(self) -> list[tuple[str, str]]:
+        """(state postal code, period label) for every state-year the run produces."""
+        return [(state.postal, self.period.label) for state in self.states]
+
+    def mirrors(self) -> list[Mirror]:
+        """The embedded data first, then the configured local mirrors."""
+        return [embedded(), *(Mirror(path) for path in self.data["mirrors"])]
+
+
+def _state_list(value) -> list:
+    if isinstance(value, (str, int)):
+        return [v for v in str(value).split(",") if v.strip()]
+    return list(value)
+
+
+def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settings:
+    filled = validate_config(config, schema_path)
+    states = tuple(dict.fromkeys(resolve_state(s) for s in _state_list(filled["states"])))
+    period = check_period(filled["year"], filled["survey"], filled["allow_experimental_2020"])
+    return Settings(
+        states=states,
+        period=period,
+        housing_file=filled["housing_file"],
+        seed=filled["seed"],
+        data=filled["data"],
+        published=filled["published"],
+        estimates=filled["estimates"],
+    )

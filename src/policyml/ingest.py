@@ -1,0 +1,76 @@
+"""The fetch stage: Census files for a state-year, from a mirror, the cache or the Census Bureau.
+
+``load_persons`` returns the canonical person table (see :mod:`policyml.schema`); the data
+dictionary of the year is fetched the same way and used to check and decode the columns.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pandas as pd
+
+from . import fetch
+from .config import Settings
+from .dictionary import DataDictionary
+from .errors import DataError
+from .schema import ONE_YEAR, SurveyPeriod, read_housing, read_persons
+from .states import State
+
+log = logging.getLogger(__name__)
+
+DICTIONARY_URL = "https://www2.census.gov/programs-surveys/acs/tech_docs/pums/data_dict/{name}"
+
+
+def dictionary_name(period: SurveyPeriod) -> str:
+    label = period.year if period.survey == ONE_YEAR else period.label
+    return f"PUMS_Data_Dictionary_{label}.csv"
+
+
+def _download_options(settings: Settings) -> dict:
+    data = settings.data
+    return {"timeout": (10, data["timeout_seconds"]), "retries": data["retries"]}
+
+
+def load_dictionary(settings: Settings) -> DataDictionary:
+    """The data dictionary of the run's survey period: mirrors, then cache, then download."""
+    period = settings.period
+    relpath = f"dictionary/{dictionary_name(period)}"
+    for mirror in settings.mirrors():
+        path = mirror.find(relpath)
+        if path is not None:
+            return DataDictionary.read(path, period.year)
+    cached = fetch.cache_dir(settings.data["cache_dir"]) / relpath
+    if not cached.is_file():
+        if not settings.data["download"]:
+            raise DataError(
+                f"no {relpath} in the embedded data, the mirrors or {cached.parent}",
+                "set data.download=true (needs internet) or add a mirror that holds it",
+            )
+        fetch.download(DICTIONARY_URL.format(name=dictionary_name(period)), cached, **_download_options(settings))
+    try:
+        return DataDictionary.read(cached, period.year)
+    except DataError:
+        cached.unlink(missing_ok=True)
+        raise
+
+
+def locate(settings: Settings, state: State, kind: str) -> Path:
+    return fetch.locate_pums_zip(
+        state, settings.period.year, settings.period.survey, kind,
+        mirrors=settings.mirrors(),
+        cache=fetch.cache_dir(settings.data["cache_dir"]),
+        base_url=settings.data["base_url"],
+        allow_download=settings.data["download"],
+        **_download_options(settings),
+    )
+
+
+def load_persons(settings: Settings, state: State, dictionary: DataDictionary | None = None) -> pd.DataFrame:
+    dictionary = dictionary or load_dictionary(settings)
+    return read_persons(locate(settings, state, "p"), state, settings.period, dictionary)
+
+
+def load_housing(settings: Settings, state: State) -> pd.DataFrame:
+    return read_housing(locate(settings, state, "h"), state, settings.period)

@@ -1,0 +1,113 @@
+"""Published ACS tables to check our PUMS estimates against (B19013: median household income).
+
+Online the figure comes from the Census Data API through the ``census`` package (API key from the
+``CENSUS_API_KEY`` environment variable, never from a file); offline from a CSV of the API's group
+download kept in a mirror (``published/acs1_{year}_B19013_by_state.csv``, embedded for 2018).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+
+from .errors import ConfigError, DataError
+from .resources import Mirror
+from .schema import ONE_YEAR, SurveyPeriod
+from .states import State
+
+log = logging.getLogger(__name__)
+
+API_KEY_VARIABLE = "CENSUS_API_KEY"
+Z90 = 1.645
+
+
+@dataclass(frozen=True)
+class PublishedEstimate:
+    table: str
+    estimate: float | None
+    moe90: float | None
+    source: str
+    note: str | None = None
+
+    @property
+    def se(self) -> float | None:
+        return None if self.moe90 is None else self.moe90 / Z90
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"se": self.se}
+
+
+def _offline_path(table: str, period: SurveyPeriod) -> str:
+    dataset = "acs1" if period.survey == ONE_YEAR else "acs5"
+    return f"published/{dataset}_{period.year}_{table}_by_state.csv"
+
+
+def from_mirrors(table: str, state: State, period: SurveyPeriod, mirrors: list[Mirror]) -> PublishedEstimate | None:
+    relpath = _offline_path(table, period)
+    for mirror in mirrors:
+        path = mirror.find(relpath)
+        if path is None:
+            continue
+        frame = pd.read_csv(path, dtype={"state": str})
+        row = frame.loc[frame["state"].str.zfill(2) == state.fips]
+        if row.empty:
+            raise DataError(f"{path} has no row for {state.name}", f"restore the original file {relpath}")
+        estimate, moe = (float(row.iloc[0][f"{table}_001{k}"]) for k in ("E", "M"))
+        return PublishedEstimate(table, estimate, moe, f"offline copy {relpath}")
+    return None
+
+
+def from_api(table: str, state: State, period: SurveyPeriod, api_key: str, endpoint_url: str | None = None) -> PublishedEstimate:
+    from census import Census  # imported here: offline runs never need it
+
+    client = Census(api_key)
+    dataset = client.acs1 if period.survey == ONE_YEAR else client.acs5
+    if endpoint_url:  # tests point the client at a local server
+        dataset.endpoint_url = endpoint_url
+    fields = (f"{table}_001E", f"{table}_001M")
+    try:
+        rows = dataset.state(fields, state.fips, year=period.year)
+    except Exception as error:  # network, key or API errors; the key is never part of the message
+        raise DataError(
+            f"the Census API did not return {table} for {state.name} {period.label}: {type(error).__name__}",
+            f"check the network and the {API_KEY_VARIABLE} key, or use published.source=offline",
+        ) from None
+    if not rows:
+        raise DataError(f"the Census API returned no {table} row for {state.name}", "try again later")
+    return PublishedEstimate(table, float(rows[0][fields[0]]), float(rows[0][fields[1]]), "Census Data API")
+
+
+def published_estimate(
+    table: str, state: State, period: SurveyPeriod, mirrors: list[Mirror], source: str = "auto",
+    endpoint_url: str | None = None,
+) -> PublishedEstimate:
+    """The published estimate for a state: API when asked or possible, else the offline copy.
+
+    ``source``: ``offline`` (mirrors only), ``api`` (needs CENSUS_API_KEY), ``auto`` (the API when a
+    key is set and it answers, else the offline copy). When neither has it, the estimate is None and
+    ``note`` says why, so a summary still gets written.
+    """
+    api_key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    if source == "api" and not api_key:
+        raise ConfigError(
+            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
+            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
+            "or use published.source=offline",
+        )
+    if source in ("api", "auto") and api_key:
+        try:
+            return from_api(table, state, period, api_key, endpoint_url)
+        except DataError as error:
+            if source == "api":
+                raise
+            log.warning("%s; falling back to the offline copy", error)
+    offline = from_mirrors(table, state, period, mirrors)
+    if offline is not None:
+        return offline
+    return PublishedEstimate(
+        table, None, None, "unavailable",
+        note=f"no offline copy of {table} for {period.survey} {period.label}; set {API_KEY_VARIABLE} to fetch it",
+    )

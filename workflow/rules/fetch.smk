@@ -1,0 +1,32 @@
+rule fetch_persons:
+    output:
+        persons="results/{state}/{year}/persons.parquet",
+    params:
+        config=RUN_CONFIG,
+    log:
+        "logs/{state}/{year}/fetch_persons.log",
+    benchmark:
+        "results/{state}/{year}/benchmarks/fetch_persons.tsv"
+    conda:
+        "../envs/policyml.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/fetch_persons.py"
+
+
+rule fetch_housing:
+    output:
+        housing="results/{state}/{year}/housing.parquet",
+    params:
+        config=RUN_CONFIG,
+    log:
+        "logs/{state}/{year}/fetch_housing.log",
+    benchmark:
+        "results/{state}/{year}/benchmarks/fetch_housing.tsv"
+    conda:
+        "../envs/policyml.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/fetch_housing.py"

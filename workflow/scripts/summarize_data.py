@@ -1,0 +1,23 @@
+"""Snakemake adapter: households -> data_summary.json (headline estimates vs published B19013)."""
+import pandas as pd
+
+from policyml.cli import script_main
+from policyml.config import load_settings
+from policyml.outputs import write_json
+from policyml.published import published_estimate
+from policyml.states import resolve_state
+from policyml.summary import data_summary
+
+
+def main(smk):
+    settings = load_settings(smk.params.config)
+    state = resolve_state(smk.wildcards.state)
+    published = published_estimate(
+        "B19013", state, settings.period, settings.mirrors(), settings.published["source"]
+    )
+    persons = pd.read_parquet(smk.input.persons, columns=["PWGTP", "is_group_quarters"])
+    households = pd.read_parquet(smk.input.households)
+    write_json(data_summary(persons, households, published, settings.estimates), smk.output.summary)
+
+
+script_main(snakemake, main)
