@@ -55,7 +55,9 @@ def design(sample: dict[str, np.ndarray]) -> SurveyDesign:
     return SurveyDesign(sample["weights"], sample["replicate_weights"])
 
 
-def weight_columns(sample: dict[str, np.ndarray], rows: np.ndarray | None = None) -> list[list[int]]:
+def weight_columns(
+    sample: dict[str, np.ndarray], rows: np.ndarray | None = None
+) -> list[list[int]]:
     """The 81 weight columns as Python lists (full sample first), optionally for some rows."""
     full = sample["weights"]
     replicates = sample["replicate_weights"]
@@ -452,7 +454,7 @@ def test_reliability_follows_design_thresholds(sample):
 
 
 def test_replicate_zero_denominator_gives_nan_se_without_warning():
-    """Check that a replicate with zero domain weight makes the SE NaN and the estimate unreliable."""
+    """Check that a replicate with zero domain weight gives a NaN SE and an unreliable estimate."""
     replicate_weights = np.ones((3, REPLICATES))
     replicate_weights[0, 5] = 0  # replicate 6 gives the one-record domain no weight
     design = SurveyDesign(np.ones(3), replicate_weights, min_n=1)
@@ -494,7 +496,8 @@ def test_estimates_frame_is_tidy_table(sample, design, tmp_path):
         "tiny count": design.domain(np.arange(240) < 5, "tiny").total(),
     }
     frame = estimates_frame(mapping)
-    assert list(frame.columns) == ["name", "estimate", "se", "moe90", "cv", "n", "reliable", "reason"]
+    columns = ["name", "estimate", "se", "moe90", "cv", "n", "reliable", "reason"]
+    assert list(frame.columns) == columns
     assert list(frame["name"]) == list(mapping)
     assert frame.loc[2, "reason"].startswith("only 5 sample cases (< 30)")
     assert not frame.loc[2, "reliable"] and frame.loc[0, "reliable"]

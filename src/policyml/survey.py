@@ -192,7 +192,10 @@ class Estimate:
 
 
 def estimates_frame(mapping: Mapping[str, Estimate]) -> pd.DataFrame:
-    """Return a tidy table of named estimates (name, estimate, se, moe90, cv, n, reliable, reason)."""
+    """Return a tidy table of named estimates.
+
+    Columns: name, estimate, se, moe90, cv, n, reliable, reason (one row per estimate).
+    """
     rows = [{"name": name, **estimate.to_dict()} for name, estimate in mapping.items()]
     return pd.DataFrame(rows, columns=list(_COLUMNS))
 
@@ -314,7 +317,8 @@ class SurveyDesign:
             replicate_weights = frame[replicate_columns].to_numpy(dtype=np.float64, na_value=np.nan)
         except (TypeError, ValueError) as error:
             raise DataError(
-                f"replicate weight columns {weight}1..{weight}{REPLICATES} must be numeric: {error}",
+                f"replicate weight columns {weight}1..{weight}{REPLICATES} must be numeric: "
+                f"{error}",
                 "convert the replicate weight columns to numbers",
             ) from None
         return cls(frame[weight], replicate_weights, cv_threshold=cv_threshold, min_n=min_n)
@@ -323,7 +327,7 @@ class SurveyDesign:
 
     @property
     def matrix(self) -> np.ndarray:
-        """Read-only ``(n, 81)`` weights: column 0 full sample, 1..80 replicates (0 outside domain)."""
+        """Read-only (n, 81) weights: column 0 full sample, 1..80 replicates; 0 outside domain."""
         return self._matrix
 
     @property
@@ -530,7 +534,9 @@ class SurveyDesign:
         return self.quantile(values, 0.5)
 
 
-def _weighted_quantiles(values: np.ndarray, W: np.ndarray, valid: np.ndarray, q: float) -> np.ndarray:
+def _weighted_quantiles(
+    values: np.ndarray, W: np.ndarray, valid: np.ndarray, q: float
+) -> np.ndarray:
     """Return the q-quantile of ``values`` under each weight column of ``W`` (vectorised).
 
     Sorts the values once, cumulates the sorted weight matrix, and for each column picks the first

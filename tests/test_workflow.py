@@ -1,0 +1,206 @@
+"""End-to-end: the Snakemake workflow on embedded data, a local download server and bad inputs."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import subprocess
+import sys
+import threading
+import zipfile
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+WY_ZIP = REPO / "resources" / "pums" / "2018" / "1-Year" / "csv_pwy.zip"
+
+
+def run_workflow(workdir: Path, overrides: dict | None = None, *args: str, timeout: int = 600):
+    """Run snakemake on the repository's Snakefile in ``workdir`` with config overrides."""
+    configfiles = [str(REPO / "config" / "config.yaml")]
+    if overrides:
+        extra = workdir / "overrides.yaml"
+        extra.write_text(yaml.safe_dump(overrides))
+        configfiles.append(str(extra))
+    command = [
+        str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--configfile", *configfiles, "--cores", "2", *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=workdir)
+
+
+def wy_as_state(fips: str, postal_lower: str, transform=None) -> tuple[str, bytes]:
+    """The WY person zip relabelled as another state (for states not embedded), optionally edited."""
+    with zipfile.ZipFile(WY_ZIP) as archive:
+        frame = pd.read_csv(archive.open("psam_p56.csv"), dtype=str, keep_default_na=False)
+    frame["ST"] = fips
+    if transform is not None:
+        frame = transform(frame)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"psam_p{fips}.csv", frame.to_csv(index=False))
+    return f"csv_p{postal_lower}.zip", buffer.getvalue()
+
+
+def make_mirror(root: Path, name: str, payload: bytes) -> Path:
+    target = root / "pums" / "2018" / "1-Year" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(payload)
+    return root
+
+
+def offline(tmp_path: Path, **data) -> dict:
+    return {"data": {"download": False, "cache_dir": str(tmp_path / "cache"), **data}}
+
+
+@pytest.fixture(scope="module")
+def wy_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("wy")
+    result = run_workflow(workdir, {"states": ["WY"], "published": {"source": "offline"}})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir
+
+
+def test_workflow_wy_summary_matches_independent_calculation(wy_run):
+    """Check that the WY data summary agrees with a calculation straight from the Census zip."""
+    summary = json.loads((wy_run / "results/WY/2018/data_summary.json").read_text())
+    with zipfile.ZipFile(WY_ZIP) as archive:
+        raw = pd.read_csv(archive.open("psam_p56.csv"), usecols=["SERIALNO", "RELP", "AGEP", "PINCP", "ADJINC", "PWGTP"])
+    householders = raw[raw["RELP"] == 0]
+    adults = raw[(raw["AGEP"] >= 15) & ~raw["RELP"].isin([16, 17])]
+    income = (adults["PINCP"] * adults["ADJINC"] / 1e6).groupby(adults["SERIALNO"]).sum()
+    income = income.reindex(householders["SERIALNO"]).fillna(0).to_numpy()
+    median = np.quantile(np.repeat(income, householders["PWGTP"].to_numpy()), 0.5, method="inverted_cdf")
+
+    assert summary["households"]["sample"] == len(householders)
+    assert summary["households"]["weighted"]["estimate"] == householders["PWGTP"].sum()
+    assert summary["median_household_income"]["estimate"] == pytest.approx(median, abs=0.01)
+    published = summary["published_median_household_income"]
+    assert published["estimate"] == 61584 and published["moe90"] == 1401
+    assert summary["comparison_with_published"]["within_two_se"] is True
+
+
+def test_workflow_writes_logs_benchmarks_and_missing_data(wy_run):
+    """Check that every rule leaves a log and a benchmark, and the missing-data table covers all groups."""
+    for rule in ("fetch_persons", "build_households", "summarize_data"):
+        assert "done" in (wy_run / f"logs/WY/2018/{rule}.log").read_text()
+        benchmark = pd.read_csv(wy_run / f"results/WY/2018/benchmarks/{rule}.tsv", sep="\t")
+        assert benchmark["s"].iloc[0] > 0
+    missing = pd.read_csv(wy_run / "results/WY/2018/missing_data.csv")
+    assert set(missing["group_variable"]) == {"all", "race", "hispanic_origin", "sex", "age_band"}
+    tiny = missing[(missing["n"] > 0) & (missing["n"] < 30)]
+    assert not tiny.empty and not tiny["allocated_reliable"].any()
+
+
+def test_workflow_rerun_is_up_to_date(wy_run):
+    """Check that a second run finds nothing to do (outputs complete, params unchanged)."""
+    result = run_workflow(wy_run, {"states": ["WY"], "published": {"source": "offline"}}, "-n")
+    assert result.returncode == 0
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_workflow_several_states_fan_out(tmp_path):
+    """Check that states=[VT,WY] (and FIPS codes) plan one data summary per state."""
+    result = run_workflow(tmp_path, {"states": ["VT", 56]}, "-n")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout + result.stderr
+    assert "results/VT/2018/data_summary.json" in text and "results/WY/2018/data_summary.json" in text
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"states": ["XX"]}, "unknown state 'XX'"),
+        ({"year": 2020}, "experimental weights"),
+        ({"year": 2009}, "year 2009 is not supported"),
+        ({"survey": "3-Year"}, "survey='3-Year' is invalid"),
+        ({"colour": "red"}, "'colour' was unexpected"),
+    ],
+)
+def test_workflow_bad_config_fails_before_any_job(tmp_path, overrides, message):
+    """Check that a bad config stops the run with one clear line, non-zero exit and no outputs."""
+    result = run_workflow(tmp_path, overrides, "-n")
+    assert result.returncode != 0
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("policyml: error:")]
+    assert len(error_lines) == 1 and message in error_lines[0] and "fix:" in error_lines[0]
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def assert_clean_failure(result, workdir: Path, state: str, message: str):
+    assert result.returncode != 0
+    assert message in result.stderr, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    outputs = [p for p in (workdir / "results" / state).rglob("*") if p.is_file() and "benchmarks" not in p.parts]
+    assert outputs == []
+
+
+def test_workflow_corrupted_zip_fails_cleanly(tmp_path):
+    """Check that a truncated PUMS zip in a mirror gives a clear error and leaves no outputs."""
+    name, payload = wy_as_state("44", "ri")
+    mirror = make_mirror(tmp_path / "mirror", name, payload[: len(payload) // 2])
+    result = run_workflow(tmp_path, {"states": ["RI"], **offline(tmp_path, mirrors=[str(mirror)])})
+    assert_clean_failure(result, tmp_path, "RI", "not a valid zip file")
+
+
+def test_workflow_missing_column_fails_cleanly(tmp_path):
+    """Check that a person file without PWGTP names the column and leaves no outputs."""
+    name, payload = wy_as_state("44", "ri", lambda frame: frame.drop(columns=["PWGTP"]))
+    mirror = make_mirror(tmp_path / "mirror", name, payload)
+    result = run_workflow(tmp_path, {"states": ["RI"], **offline(tmp_path, mirrors=[str(mirror)])})
+    assert_clean_failure(result, tmp_path, "RI", "lacks required columns PWGTP")
+
+
+def test_workflow_offline_without_file_says_how_to_fix(tmp_path):
+    """Check that a state with no local file and downloads off names the places searched and the fix."""
+    result = run_workflow(tmp_path, {"states": ["DE"], **offline(tmp_path)})
+    assert_clean_failure(result, tmp_path, "DE", "data.download=true")
+
+
+class _PumsServer(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # keep pytest output quiet
+        pass
+
+
+@pytest.fixture
+def pums_server(tmp_path):
+    root = tmp_path / "census"
+    handler = partial(_PumsServer, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join(5)
+
+
+def test_workflow_downloads_missing_state_from_server(tmp_path, pums_server, monkeypatch):
+    """Check that a state absent locally is downloaded (real HTTP, into the cache) and processed."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    root, url = pums_server
+    name, payload = wy_as_state("44", "ri")
+    (root / "2018" / "1-Year").mkdir(parents=True)
+    (root / "2018" / "1-Year" / name).write_bytes(payload)
+    overrides = {"states": ["RI"], "published": {"source": "offline"},
+                 "data": {"base_url": url, "cache_dir": str(tmp_path / "cache"), "retries": 1}}
+    result = run_workflow(tmp_path, overrides)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (tmp_path / "cache" / "pums" / "2018" / "1-Year" / name).read_bytes() == payload
+    summary = json.loads((tmp_path / "results/RI/2018/data_summary.json").read_text())
+    assert summary["households"]["sample"] == 2384  # WY's households, relabelled
+    assert summary["published_median_household_income"]["estimate"] == 64340  # RI's published B19013
+
+
+def test_workflow_lint_passes():
+    """Check that `snakemake --lint` finds nothing to complain about."""
+    result = subprocess.run([str(SNAKEMAKE), "--lint"], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
