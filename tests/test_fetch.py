@@ -415,7 +415,7 @@ def test_locate_pums_zip_without_download_names_places(server: ScriptedServer, t
     message = caught.value.message
     assert str(mirror_root / "pums/2018/1-Year/csv_pnm.zip") in message
     assert str(tmp_path / "cache" / "pums/2018/1-Year/csv_pnm.zip") in message
-    assert "allow_download" in caught.value.hint
+    assert "data.download=true" in caught.value.hint
     assert server.requests == []
 
 

@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from .errors import ConfigError, DataError, DownloadError
 from .resources import Mirror
+from .schema import SURVEYS
 from .states import State, resolve_state
 
 logger = logging.getLogger(__name__)
@@ -38,7 +39,6 @@ CENSUS_EXPERIMENTAL_2020_URL = (
     "https://www2.census.gov/programs-surveys/acs/experimental/2020/data/pums"
 )
 
-SURVEYS = ("1-Year", "5-Year")
 KINDS = {"p": "person", "h": "housing"}
 _CHUNK_SIZE = 1 << 16
 # Network failures worth another attempt; other requests errors (a malformed url...) are not.

@@ -157,7 +157,9 @@ PUMA_SOURCES = ("PUMA", "PUMA10", "PUMA20")
 
 def csv_member(archive: zipfile.ZipFile, kind: str, state: State) -> str:
     """The CSV inside a PUMS zip: ``psam_p35.csv`` (or ``psam_h35.csv``)."""
-    expected = f"psam_{kind}{state.fips}.csv"
+    from .fetch import expected_member  # fetch imports this module's SURVEYS
+
+    expected = expected_member(kind, state)
     names = archive.namelist()
     if expected in names:
         return expected
