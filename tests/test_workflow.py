@@ -65,7 +65,15 @@ def wy_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("wy")
     result = run_workflow(workdir, {"states": ["WY"], "published": {"source": "offline"}})
     assert result.returncode == 0, result.stderr[-3000:]
+    (workdir / "stdout.txt").write_text(result.stdout + result.stderr)
     return workdir
+
+
+def test_workflow_prints_headline(wy_run):
+    """Check that the run ends by printing the state's headline figures with their uncertainty."""
+    text = (wy_run / "stdout.txt").read_text()
+    assert "WY 2018 1-Year: 2,384 sample households representing 230,266" in text
+    assert "published B19013 $61,584 (90% MOE ±$1,401)" in text
 
 
 def test_workflow_wy_summary_matches_independent_calculation(wy_run):

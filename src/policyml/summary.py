@@ -131,3 +131,18 @@ def missing_data_summary(households: pd.DataFrame, estimates: dict | None = None
                 row |= {"allocated_reliable": False, "allocated_reason": "no sample households in this group"}
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def headline(summary: dict) -> str:
+    """One line a user reads at the end of a run: households and median income, with uncertainty."""
+    households, median = summary["households"], summary["median_household_income"]
+    published = summary["published_median_household_income"]
+    text = (
+        f"{summary['state']} {summary['year']} {summary['survey']}: {households['sample']:,} sample households "
+        f"representing {households['weighted']['estimate']:,.0f} (SE {households['weighted']['se']:,.0f}); "
+        f"weighted median household income ${median['estimate']:,.0f} (SE ${median['se']:,.0f}, "
+        f"90% MOE ±${median['moe90']:,.0f})"
+    )
+    if published["estimate"] is not None:
+        text += f"; published {published['table']} ${published['estimate']:,.0f} (90% MOE ±${published['moe90']:,.0f})"
+    return text

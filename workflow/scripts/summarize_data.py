@@ -6,7 +6,7 @@ from policyml.config import load_settings
 from policyml.outputs import write_json
 from policyml.published import published_estimate
 from policyml.states import resolve_state
-from policyml.summary import data_summary
+from policyml.summary import data_summary, headline
 
 
 def main(smk):
@@ -17,7 +17,9 @@ def main(smk):
     )
     persons = pd.read_parquet(smk.input.persons, columns=["PWGTP", "is_group_quarters"])
     households = pd.read_parquet(smk.input.households)
-    write_json(data_summary(persons, households, published, settings.estimates), smk.output.summary)
+    summary = data_summary(persons, households, published, settings.estimates)
+    write_json(summary, smk.output.summary)
+    print(headline(summary))
 
 
 script_main(snakemake, main)
