@@ -128,7 +128,6 @@ def build_person_frame(
             row[names.get(canonical, PERSON_ALLOCATION_FLAGS[canonical][-1])] = 0
         row.update(record)
         order[row["SERIALNO"]] = order.get(row["SERIALNO"], 0) + 1
-        row.setdefault("SPORDER", None)
         if row["SPORDER"] is None:
             row["SPORDER"] = order[row["SERIALNO"]]
         for r in range(1, REPLICATES + 1):

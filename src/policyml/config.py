@@ -106,6 +106,8 @@ def _state_list(value) -> list:
 def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settings:
     filled = validate_config(config, schema_path)
     states = tuple(dict.fromkeys(resolve_state(s) for s in _state_list(filled["states"])))
+    if not states:
+        raise ConfigError("config value states is empty", "name at least one state, e.g. states=[NM]")
     period = check_period(filled["year"], filled["survey"], filled["allow_experimental_2020"])
     return Settings(
         states=states,

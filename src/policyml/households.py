@@ -40,7 +40,10 @@ LABELLED_TRAITS = {
     "ENG": "english_ability",
     "MIL": "military_service",
 }
-ORDERED_TRAITS = {"SCHL", "ENG"}
+# ordered traits, from least to most: (where the N/A label goes, whether codes run high-to-low)
+# SCHL: N/A means "under 3 years old" (lowest); ENG: N/A means "speaks only English" (highest),
+# and its codes run from "Very well" (1) to "Not at all" (4).
+ORDERED_TRAITS = {"SCHL": ("first", False), "ENG": ("last", True)}
 AGE_BANDS = ((15, "15 to 24"), (25, "25 to 34"), (35, "35 to 44"), (45, "45 to 54"), (55, "55 to 64"), (65, "65 and over"))
 HISPANIC_LABELS = ("Not Hispanic or Latino", "Hispanic or Latino")
 EMPLOYED_CODES = (1, 2, 4, 5)  # ESR: civilian or armed forces, employed (at work or with a job)
@@ -52,15 +55,24 @@ HOUSEHOLDER_COLUMNS = (
 ).split()
 
 
-def decode(codes: pd.Series, dictionary: DataDictionary, name: str, ordered: bool = False) -> pd.Categorical:
-    """Codes -> labelled categories, in code order; a blank code gets the dictionary's N/A label."""
+def decode(
+    codes: pd.Series, dictionary: DataDictionary, name: str, order: tuple[str, bool] | None = None
+) -> pd.Categorical:
+    """Codes -> labelled categories; a blank code gets the dictionary's N/A label.
+
+    Unordered traits list categories in code order with N/A first. ``order`` makes an ordered
+    categorical: (``"first"`` or ``"last"`` for the N/A label, whether to reverse code order).
+    """
     variable = dictionary.variable(name)
     labels = variable.labels()
     categories = list(dict.fromkeys(labels.values()))
     na_label = variable.not_applicable_label
+    na_position, reverse = order or ("first", False)
+    if reverse:
+        categories.reverse()
     values = codes.map(labels)
     if na_label is not None:
-        categories = [na_label, *categories] if not ordered else [*categories, na_label]
+        categories = [na_label, *categories] if na_position == "first" else [*categories, na_label]
         values = values.where(codes.notna(), na_label)
     unknown = codes.notna() & codes.map(labels).isna()
     if unknown.any():
@@ -69,7 +81,7 @@ def decode(codes: pd.Series, dictionary: DataDictionary, name: str, ordered: boo
             "data dictionary does not define",
             "use the data dictionary of the same year as the PUMS file",
         )
-    return pd.Categorical(values, categories=categories, ordered=ordered)
+    return pd.Categorical(values, categories=categories, ordered=order is not None)
 
 
 def age_band(age: pd.Series) -> pd.Categorical:
@@ -164,7 +176,7 @@ def build_households(
         source = "HINCP (housing file)"
 
     labelled = {
-        label: decode(households[code], dictionary, code, ordered=code in ORDERED_TRAITS)
+        label: decode(households[code], dictionary, code, ORDERED_TRAITS.get(code))
         for code, label in LABELLED_TRAITS.items()
     }
     labelled["hispanic_origin"] = pd.Categorical(

@@ -60,29 +60,35 @@ def from_mirrors(table: str, state: State, period: SurveyPeriod, mirrors: list[M
     return None
 
 
-def from_api(table: str, state: State, period: SurveyPeriod, api_key: str, endpoint_url: str | None = None) -> PublishedEstimate:
+def from_api(table: str, state: State, period: SurveyPeriod, api_key: str, session=None) -> PublishedEstimate:
+    """Ask the Census Data API (``census`` package); ``session`` is a requests.Session to use."""
     from census import Census  # imported here: offline runs never need it
 
-    client = Census(api_key)
+    client = Census(api_key, session=session)
     dataset = client.acs1 if period.survey == ONE_YEAR else client.acs5
-    if endpoint_url:  # tests point the client at a local server
-        dataset.endpoint_url = endpoint_url
     fields = (f"{table}_001E", f"{table}_001M")
+    failure = None
     try:
         rows = dataset.state(fields, state.fips, year=period.year)
-    except Exception as error:  # network, key or API errors; the key is never part of the message
+        if rows:
+            estimate, moe = (float(rows[0][field]) for field in fields)
+        else:
+            failure = "the answer had no row"
+    except Exception as error:  # network, key, API or malformed answers
+        failure = type(error).__name__
+    if failure is not None:
+        # raised outside the except block so no chained exception (whose text may hold the
+        # request URL with the key) travels with it
         raise DataError(
-            f"the Census API did not return {table} for {state.name} {period.label}: {type(error).__name__}",
+            f"the Census API did not return {table} for {state.name} {period.label} ({failure})",
             f"check the network and the {API_KEY_VARIABLE} key, or use published.source=offline",
-        ) from None
-    if not rows:
-        raise DataError(f"the Census API returned no {table} row for {state.name}", "try again later")
-    return PublishedEstimate(table, float(rows[0][fields[0]]), float(rows[0][fields[1]]), "Census Data API")
+        )
+    return PublishedEstimate(table, estimate, moe, "Census Data API")
 
 
 def published_estimate(
     table: str, state: State, period: SurveyPeriod, mirrors: list[Mirror], source: str = "auto",
-    endpoint_url: str | None = None,
+    session=None,
 ) -> PublishedEstimate:
     """The published estimate for a state: API when asked or possible, else the offline copy.
 
@@ -99,7 +105,7 @@ def published_estimate(
         )
     if source in ("api", "auto") and api_key:
         try:
-            return from_api(table, state, period, api_key, endpoint_url)
+            return from_api(table, state, period, api_key, session)
         except DataError as error:
             if source == "api":
                 raise

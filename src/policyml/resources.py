@@ -43,7 +43,7 @@ def _checksums(sums_file: Path, _mtime: float) -> dict[str, str]:
 
 
 @lru_cache(maxsize=None)
-def _verified(path: Path, expected: str, _size: int, _mtime: float) -> bool:
+def _verified(path: Path, expected: str, _stat_key: tuple) -> bool:
     return sha256_of(path) == expected
 
 
@@ -77,7 +77,9 @@ class Mirror:
                 )
             return path
         stat = path.stat()
-        if not _verified(path.resolve(), expected, stat.st_size, stat.st_mtime):
+        # ctime changes on every write or metadata change, even when mtime is preserved (cp -p)
+        stat_key = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+        if not _verified(path.resolve(), expected, stat_key):
             raise DataError(
                 f"{path} does not match its sha256 in {self.root / 'SHA256SUMS'} "
                 "(the file is corrupted or was replaced)",
