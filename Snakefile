@@ -13,6 +13,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/fetch.smk"
 include: "workflow/rules/households.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/features.smk"
 
 
 rule all:

@@ -30,7 +30,7 @@ def test_load_settings_defaults_to_nm_2018():
     assert settings.period == SurveyPeriod(2018, "1-Year")
     assert settings.housing_file is False
     assert settings.seed == 2018
-    assert settings.targets == [("NM", "2018")]
+    assert settings.state_years == [("NM", "2018")]
 
 
 def test_load_settings_default_nested_values():
@@ -78,7 +78,7 @@ def test_load_settings_states_forms(states, expected):
     """Check that states may be a list, a comma string, postal or FIPS codes, deduplicated."""
     settings = load_settings({"states": states})
     assert postals(settings) == expected
-    assert settings.targets == [(postal, "2018") for postal in expected]
+    assert settings.state_years == [(postal, "2018") for postal in expected]
 
 
 def test_load_settings_unknown_state_raises():
@@ -120,7 +120,7 @@ def test_load_settings_five_year_period():
     """Check that a 5-Year survey sets the period and its label."""
     settings = load_settings({"year": 2022, "survey": "5-Year", "states": "WY"})
     assert settings.period == SurveyPeriod(2022, "5-Year")
-    assert settings.targets == [("WY", "2018-2022")]
+    assert settings.state_years == [("WY", "2018-2022")]
 
 
 def test_load_settings_unsupported_year_raises():

@@ -86,9 +86,12 @@ class Settings:
     data: dict = field(default_factory=dict)
     published: dict = field(default_factory=dict)
     estimates: dict = field(default_factory=dict)
+    targets: dict = field(default_factory=dict)
+    features: dict = field(default_factory=dict)
+    split: dict = field(default_factory=dict)
 
     @property
-    def targets(self) -> list[tuple[str, str]]:
+    def state_years(self) -> list[tuple[str, str]]:
         """(state postal code, period label) for every state-year the run produces."""
         return [(state.postal, self.period.label) for state in self.states]
 
@@ -117,4 +120,7 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
         data=filled["data"],
         published=filled["published"],
         estimates=filled["estimates"],
+        targets=filled["targets"],
+        features=filled["features"],
+        split=filled["split"],
     )

@@ -22,17 +22,34 @@ RUN_CONFIG = {
     "data": SETTINGS.data,
     "published": SETTINGS.published,
     "estimates": SETTINGS.estimates,
+    "targets": SETTINGS.targets,
+    "features": SETTINGS.features,
+    "split": SETTINGS.split,
 }
-
 
 wildcard_constraints:
     state="[A-Z]{2}",
     year=r"\d{4}(-\d{4})?",
 
 
+PERIOD_KEYS = ("year", "survey", "allow_experimental_2020", "seed")  # not states: rules are per state
+
+
+def config_for(*sections):
+    """The survey period plus the named config sections, for one step's params. Passing only
+    these means that editing, say, the features section reruns the feature step and what
+    follows it, not the data fetch."""
+    return {key: RUN_CONFIG[key] for key in (*PERIOD_KEYS, *sections)}
+
+
+FINAL_OUTPUTS = ["data_summary.json", "representativeness.csv"]
+
+
 def get_final_output():
     return [
-        f"results/{state}/{period}/data_summary.json" for state, period in SETTINGS.targets
+        f"results/{state}/{period}/{name}"
+        for state, period in SETTINGS.state_years
+        for name in FINAL_OUTPUTS
     ]
 
 

@@ -2,7 +2,7 @@ rule fetch_persons:
     output:
         persons="results/{state}/{year}/persons.parquet",
     params:
-        config=RUN_CONFIG,
+        config=config_for("data", "housing_file"),
     log:
         "logs/{state}/{year}/fetch_persons.log",
     benchmark:
@@ -19,7 +19,7 @@ rule fetch_housing:
     output:
         housing="results/{state}/{year}/housing.parquet",
     params:
-        config=RUN_CONFIG,
+        config=config_for("data", "housing_file"),
     log:
         "logs/{state}/{year}/fetch_housing.log",
     benchmark:

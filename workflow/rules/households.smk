@@ -5,7 +5,7 @@ rule build_households:
         households="results/{state}/{year}/households.parquet",
         missing_data="results/{state}/{year}/missing_data.csv",
     params:
-        config=RUN_CONFIG,
+        config=config_for("data", "housing_file", "estimates"),
     log:
         "logs/{state}/{year}/build_households.log",
     benchmark:

@@ -5,7 +5,7 @@ rule summarize_data:
     output:
         summary="results/{state}/{year}/data_summary.json",
     params:
-        config=RUN_CONFIG,
+        config=config_for("data", "published", "estimates"),
     log:
         "logs/{state}/{year}/summarize_data.log",
     benchmark:
