@@ -12,7 +12,10 @@ from policyml.errors import ConfigError
 from policyml.schema import SurveyPeriod
 
 CONFIG_YAML = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
-TOP_LEVEL_KEYS = "allow_experimental_2020, data, estimates, housing_file, published, seed, states, survey, year"
+TOP_LEVEL_KEYS = (
+    "allow_experimental_2020, data, estimates, features, housing_file, published, seed, split, states, "
+    "survey, targets, year"
+)
 
 
 def postals(settings) -> list[str]:
