@@ -14,6 +14,7 @@ include: "workflow/rules/fetch.smk"
 include: "workflow/rules/households.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/features.smk"
+include: "workflow/rules/models.smk"
 
 
 rule all:

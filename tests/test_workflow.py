@@ -60,10 +60,14 @@ def offline(tmp_path: Path, **data) -> dict:
     return {"data": {"download": False, "cache_dir": str(tmp_path / "cache"), **data}}
 
 
+# a small tuning budget keeps the end-to-end runs quick; the default (16) is for real use
+WY_CONFIG = {"states": ["WY"], "published": {"source": "offline"}, "models": {"tuning": {"n_candidates": 4}}}
+
+
 @pytest.fixture(scope="module")
 def wy_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("wy")
-    result = run_workflow(workdir, {"states": ["WY"], "published": {"source": "offline"}})
+    result = run_workflow(workdir, WY_CONFIG)
     assert result.returncode == 0, result.stderr[-3000:]
     (workdir / "stdout.txt").write_text(result.stdout + result.stderr)
     return workdir
@@ -109,9 +113,38 @@ def test_workflow_writes_logs_benchmarks_and_missing_data(wy_run):
 
 def test_workflow_rerun_is_up_to_date(wy_run):
     """Check that a second run finds nothing to do (outputs complete, params unchanged)."""
-    result = run_workflow(wy_run, {"states": ["WY"], "published": {"source": "offline"}}, "-n")
+    result = run_workflow(wy_run, WY_CONFIG, "-n")
     assert result.returncode == 0
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_workflow_models_metrics_for_both_tasks(wy_run):
+    """Check that every model of both tasks is evaluated with SEs, and compared with the linear baseline."""
+    for task, baseline in (("regression", "ols"), ("classification", "logistic")):
+        table = pd.read_csv(wy_run / f"results/WY/2018/metrics/{task}.csv")
+        levels = table[table["baseline"].isna()]
+        assert set(levels["model"]) == {"dummy", baseline, "random_forest", "xgboost"}
+        differences = table[table["baseline"] == baseline]
+        assert set(differences["model"]) == {"dummy", "random_forest", "xgboost"}
+        headline = "r2" if task == "regression" else "roc_auc"
+        real = levels[(levels["metric"] == headline) & (levels["model"] != "dummy")]
+        assert (real["se"] > 0).all() and (real["estimate"] > 0.2).all()
+        tuning = pd.read_csv(wy_run / f"results/WY/2018/tuning/{task}/xgboost.csv")
+        assert tuning["candidate"].nunique() == 4
+        coefficients = pd.read_csv(wy_run / f"results/WY/2018/coefficients/{task}.csv")
+        assert len(coefficients) > 10
+
+
+def test_workflow_same_seed_same_metrics(wy_run, tmp_path):
+    """Check that a second run from scratch with the same seed reproduces the metrics exactly."""
+    overrides = WY_CONFIG | {"models": {"regression": ["ols", "xgboost"], "classification": ["logistic"],
+                                        "tuning": {"n_candidates": 4}}}
+    result = run_workflow(tmp_path, overrides, "results/WY/2018/metrics/regression.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    again = pd.read_csv(tmp_path / "results/WY/2018/metrics/regression.csv")
+    first = pd.read_csv(wy_run / "results/WY/2018/metrics/regression.csv")
+    first = first[first["model"].isin(["ols", "xgboost"]) & first["baseline"].isin([np.nan, "ols"])]
+    pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True), check_dtype=False)
 
 
 def test_workflow_several_states_fan_out(tmp_path):
@@ -199,7 +232,7 @@ def test_workflow_downloads_missing_state_from_server(tmp_path, pums_server, mon
     (root / "2018" / "1-Year" / name).write_bytes(payload)
     overrides = {"states": ["RI"], "published": {"source": "offline"},
                  "data": {"base_url": url, "cache_dir": str(tmp_path / "cache"), "retries": 1}}
-    result = run_workflow(tmp_path, overrides)
+    result = run_workflow(tmp_path, overrides, "results/RI/2018/data_summary.json")
     assert result.returncode == 0, result.stderr[-3000:]
     assert (tmp_path / "cache" / "pums" / "2018" / "1-Year" / name).read_bytes() == payload
     summary = json.loads((tmp_path / "results/RI/2018/data_summary.json").read_text())

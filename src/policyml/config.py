@@ -89,6 +89,7 @@ class Settings:
     targets: dict = field(default_factory=dict)
     features: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
+    models: dict = field(default_factory=dict)
 
     @property
     def state_years(self) -> list[tuple[str, str]]:
@@ -123,4 +124,5 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
         targets=filled["targets"],
         features=filled["features"],
         split=filled["split"],
+        models=filled["models"],
     )

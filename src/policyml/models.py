@@ -563,7 +563,7 @@ class TuningResult:
     best_params : dict
         Best parameters, as pipeline parameter names (``model__...``).
     cv_results : DataFrame
-        One row per candidate and halving round: candidate, iteration, n_resources, one column per
+        One row per candidate and halving round: candidate (one id per parameter setting), iteration, n_resources, one column per
         searched parameter (without the ``model__`` prefix; numbers, or text when a parameter mixes
         types such as ``max_features`` "sqrt"/0.5), params (the candidate's pipeline parameters as
         JSON, for reuse), mean_test_score, std_test_score, rank_test_score, split<k>_test_score.
@@ -593,9 +593,12 @@ def _json_scalar(value: Any) -> Any:
 def _tidy_cv_results(results: Mapping[str, Any], n_splits: int) -> pd.DataFrame:
     params = results["params"]
     names = sorted({key for candidate in params for key in candidate})
+    # one id per parameter setting, the same in every round it survives to
+    keys = [json.dumps(candidate, sort_keys=True, default=_json_scalar) for candidate in params]
+    first_seen = {key: number for number, key in reversed(list(enumerate(keys)))}
     table = pd.DataFrame(
         {
-            "candidate": np.arange(len(params)),
+            "candidate": [sorted(first_seen.values()).index(first_seen[key]) for key in keys],
             "iteration": np.asarray(results["iter"], dtype=np.int64),
             "n_resources": np.asarray(results["n_resources"], dtype=np.int64),
         }
@@ -612,9 +615,7 @@ def _tidy_cv_results(results: Mapping[str, Any], n_splits: int) -> pd.DataFrame:
             column = pd.Series(["None" if v is None else str(v) for v in values], dtype=object)
         table[name.removeprefix("model__")] = column
     # Lossless copy of each candidate for reuse: json.loads(row.params) -> fit_model(params=...).
-    table["params"] = [
-        json.dumps(candidate, sort_keys=True, default=_json_scalar) for candidate in params
-    ]
+    table["params"] = keys
     for key in ("mean_test_score", "std_test_score", "rank_test_score"):
         table[key] = np.asarray(results[key])
     for k in range(n_splits):

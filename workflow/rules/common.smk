@@ -25,11 +25,13 @@ RUN_CONFIG = {
     "targets": SETTINGS.targets,
     "features": SETTINGS.features,
     "split": SETTINGS.split,
+    "models": SETTINGS.models,
 }
 
 wildcard_constraints:
     state="[A-Z]{2}",
     year=r"\d{4}(-\d{4})?",
+    task="regression|classification",
 
 
 PERIOD_KEYS = ("year", "survey", "allow_experimental_2020", "seed")  # not states: rules are per state
@@ -42,7 +44,14 @@ def config_for(*sections):
     return {key: RUN_CONFIG[key] for key in (*PERIOD_KEYS, *sections)}
 
 
-FINAL_OUTPUTS = ["data_summary.json", "representativeness.csv"]
+FINAL_OUTPUTS = [
+    "data_summary.json",
+    "representativeness.csv",
+    "metrics/regression.csv",
+    "metrics/classification.csv",
+    "coefficients/regression.csv",
+    "coefficients/classification.csv",
+]
 
 
 def get_final_output():
@@ -58,3 +67,15 @@ def get_household_inputs(wildcards):
     if SETTINGS.housing_file:
         inputs["housing"] = f"results/{wildcards.state}/{wildcards.year}/housing.parquet"
     return inputs
+
+
+def get_model_predictions(wildcards):
+    return [
+        f"results/{wildcards.state}/{wildcards.year}/predictions/{wildcards.task}/{model}.parquet"
+        for model in SETTINGS.models[wildcards.task]
+    ]
+
+
+def get_linear_model(wildcards):
+    model = "ols" if wildcards.task == "regression" else "logistic"
+    return f"results/{wildcards.state}/{wildcards.year}/models/{wildcards.task}/{model}.joblib"

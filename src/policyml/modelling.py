@@ -1,0 +1,163 @@
+"""The modelling stage: one task's training data, fitting or tuning a model, predictions, evaluation.
+
+Two tasks share the machinery: ``regression`` of log household income (baseline: OLS) and
+``classification`` of the low-income flag (baseline: logistic regression). Households without the
+target (zero or negative income for the log, no poverty ratio) are left out of that task only.
+Survey weights (WGTP) go into fitting and CV scoring; test metrics carry replicate-weight SEs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from . import metrics, models
+from .errors import ConfigError, DataError
+from .survey import SurveyDesign
+
+REPLICATE_COLUMNS = [f"WGTP{r}" for r in range(1, 81)]
+
+
+@dataclass(frozen=True)
+class Task:
+    target: str
+    baseline: str
+    description: str
+
+
+TASKS = {
+    "regression": Task("log_income", "ols", "log household income"),
+    "classification": Task("low_income", "logistic", "low-income household (income below the poverty-ratio threshold)"),
+}
+
+
+def task_of(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ConfigError(f"unknown task {name!r}", f"use one of {', '.join(TASKS)}") from None
+
+
+@dataclass(frozen=True)
+class TaskData:
+    """The rows of one task, split into training and test sets, with CV folds over the training rows."""
+
+    task: str
+    train: pd.DataFrame
+    test: pd.DataFrame
+    numeric: list[str]
+    categorical: list[str]
+    folds: list[tuple[np.ndarray, np.ndarray]]
+
+    @property
+    def target(self) -> str:
+        return TASKS[self.task].target
+
+    @property
+    def columns(self) -> list[str]:
+        return self.numeric + self.categorical
+
+    def xyw(self, part: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+        frame = self.train if part == "train" else self.test
+        return frame[self.columns], frame[self.target].to_numpy(), frame["WGTP"].to_numpy(dtype=float)
+
+
+def task_data(features: pd.DataFrame, split: pd.DataFrame, spec: dict, task: str) -> TaskData:
+    target = task_of(task).target
+    if len(features) != len(split) or not (features["SERIALNO"].to_numpy() == split["SERIALNO"].to_numpy()).all():
+        raise DataError(
+            "features.parquet and split.parquet do not list the same households in the same order",
+            "rerun the split step (snakemake --forcerun split_data)",
+        )
+    missing = [c for c in spec["numeric"] + spec["categorical"] if c not in features]
+    if missing:
+        raise DataError(f"features.parquet lacks the model inputs {', '.join(missing)}",
+                        "rerun the feature step (snakemake --forcerun build_features)")
+    has_target = features[target].notna().to_numpy()
+    is_train = split["set"].eq("train").to_numpy() & has_target
+    is_test = split["set"].eq("test").to_numpy() & has_target
+    folds_of_train = split.loc[is_train, "fold"].to_numpy()
+    folds = [(np.flatnonzero(folds_of_train != k), np.flatnonzero(folds_of_train == k)) for k in np.unique(folds_of_train)]
+    train = features.loc[is_train].reset_index(drop=True)
+    test = features.loc[is_test].reset_index(drop=True)
+    for part, frame in (("training", train), ("test", test)):
+        if task == "classification" and frame[target].nunique() < 2:
+            raise DataError(f"the {part} set has only one class of {target}",
+                            "use a larger state or another low_income_threshold")
+    return TaskData(task, train, test, list(spec["numeric"]), list(spec["categorical"]), folds)
+
+
+def fit(name: str, data: TaskData, options: dict, seed: int, n_jobs: int = 1):
+    """Fit (or tune, for the tuned models) one model; returns (pipeline, tuning result or None)."""
+    X, y, w = data.xyw("train")
+    if name in models.TUNED:
+        tuning = options["tuning"]
+        result = models.tune(
+            name, data.task, X, y, w, data.folds,
+            n_candidates=tuning["n_candidates"], factor=tuning["factor"], random_state=seed, n_jobs=n_jobs,
+        )
+        return result.best_estimator, result
+    return models.fit_model(name, data.task, X, y, w, random_state=seed, n_jobs=n_jobs), None
+
+
+def predictions_frame(pipeline, data: TaskData) -> pd.DataFrame:
+    """Predictions for the training and test rows: SERIALNO, set, observed target, prediction."""
+    parts = []
+    for part, frame in (("train", data.train), ("test", data.test)):
+        parts.append(pd.DataFrame({
+            "SERIALNO": frame["SERIALNO"].to_numpy(),
+            "set": part,
+            "observed": frame[data.target].to_numpy(dtype=float),
+            "prediction": models.predict(pipeline, data.task, frame[data.columns]),
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def evaluate_task(
+    data: TaskData, predictions: dict[str, pd.DataFrame], threshold: float, estimates: dict
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Test-set metrics with replicate SEs (and differences from the baseline); calibration for classification."""
+    test = data.test
+    design = SurveyDesign.from_frame(
+        test, "WGTP", cv_threshold=estimates.get("cv_threshold", 0.30), min_n=estimates.get("min_sample", 30)
+    )
+    scores = {}
+    for name, frame in predictions.items():
+        rows = frame.loc[frame["set"] == "test"]
+        if not (rows["SERIALNO"].to_numpy() == test["SERIALNO"].to_numpy()).all():
+            raise DataError(f"the {name} predictions do not match the test households",
+                            f"rerun the {name} model (snakemake --forcerun for its rule)")
+        scores[name] = rows["prediction"].to_numpy()
+    y = test[data.target].to_numpy(dtype=float)
+    baseline = TASKS[data.task].baseline if TASKS[data.task].baseline in scores else None
+    table = metrics.evaluate(design, y, scores, data.task, threshold=threshold, baseline=baseline)
+    table.insert(0, "task", data.task)
+    weights = test["WGTP"].to_numpy(dtype=float)
+    binned = metrics.calibration_table if data.task == "classification" else regression_calibration
+    calibration = pd.concat(
+        [binned(y, score, weights).assign(model=name) for name, score in scores.items()], ignore_index=True
+    )
+    return table, calibration
+
+
+def regression_calibration(y: np.ndarray, prediction: np.ndarray, weights: np.ndarray, n_bins: int = 10) -> pd.DataFrame:
+    """Observed against predicted by decile of the prediction (weighted means): a regression's calibration.
+
+    A well-calibrated model has mean_observed close to mean_predicted in every bin; a model that
+    shrinks towards the mean over-predicts the lowest bins and under-predicts the highest.
+    """
+    edges = np.unique(np.quantile(prediction, np.linspace(0, 1, n_bins + 1)))
+    bins = np.clip(np.searchsorted(edges, prediction, side="right") - 1, 0, len(edges) - 2)
+    rows = []
+    for number in range(len(edges) - 1):
+        inside = bins == number
+        w = weights[inside]
+        rows.append({
+            "bin": number, "lower": edges[number], "upper": edges[number + 1], "n": int(inside.sum()),
+            "weight_share": w.sum() / weights.sum(),
+            "mean_predicted": np.average(prediction[inside], weights=w) if w.sum() else np.nan,
+            "mean_observed": np.average(y[inside], weights=w) if w.sum() else np.nan,
+        })
+    return pd.DataFrame(rows)
