@@ -135,3 +135,22 @@ def test_feature_table_nm_shape_and_targets(nm_households, nm_table):
     direct = (weights * (nm_households["POVPIP"] < 200)).sum() / weights.sum()
     assert (frame["WGTP"] * frame["low_income"]).sum() / frame["WGTP"].sum() == pytest.approx(direct)
     assert frame["log_income"].isna().sum() == (nm_households["household_income"] <= 0).sum()
+
+
+def test_acsincome_table_matches_folktables_filters(nm_persons, dictionary_2018):
+    """Check the ACSIncome rows and target against the filters applied to the raw Census file."""
+    import zipfile
+
+    from conftest import PUMS_2018
+    from policyml.features import build_acsincome_table
+
+    with zipfile.ZipFile(PUMS_2018 / "csv_pnm.zip") as archive:
+        raw = pd.read_csv(archive.open("psam_p35.csv"), usecols=["AGEP", "PINCP", "WKHP", "PWGTP", "RELP"])
+    kept = raw[(raw["AGEP"] > 16) & (raw["PINCP"] > 100) & (raw["WKHP"] > 0) & (raw["PWGTP"] >= 1)]
+    table = build_acsincome_table(nm_persons, dictionary_2018, {})
+    frame = table.frame
+    assert len(frame) == len(kept) and frame["SERIALNO"].is_unique
+    assert frame["income_over_50k"].sum() == (kept["PINCP"] > 50_000).sum()
+    np.testing.assert_array_equal(np.sort(frame["RELP"].to_numpy()), np.sort(kept["RELP"].to_numpy(float)))
+    assert table.numeric == ["AGEP", "SCHL", "WKHP"]
+    assert set(table.categorical) == {"COW", "MAR", "OCCP", "POBP", "RELP", "SEX", "RAC1P"}

@@ -61,7 +61,8 @@ def offline(tmp_path: Path, **data) -> dict:
 
 
 # a small tuning budget keeps the end-to-end runs quick; the default (16) is for real use
-WY_CONFIG = {"states": ["WY"], "published": {"source": "offline"}, "models": {"tuning": {"n_candidates": 4}}}
+WY_CONFIG = {"states": ["WY"], "units": ["households", "acsincome"], "published": {"source": "offline"},
+             "models": {"tuning": {"n_candidates": 4}}}
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +122,7 @@ def test_workflow_rerun_is_up_to_date(wy_run):
 def test_workflow_models_metrics_for_both_tasks(wy_run):
     """Check that every model of both tasks is evaluated with SEs, and compared with the linear baseline."""
     for task, baseline in (("regression", "ols"), ("classification", "logistic")):
-        table = pd.read_csv(wy_run / f"results/WY/2018/metrics/{task}.csv")
+        table = pd.read_csv(wy_run / f"results/WY/2018/households/metrics/{task}.csv")
         levels = table[table["baseline"].isna()]
         assert set(levels["model"]) == {"dummy", baseline, "random_forest", "xgboost"}
         differences = table[table["baseline"] == baseline]
@@ -129,20 +130,31 @@ def test_workflow_models_metrics_for_both_tasks(wy_run):
         headline = "r2" if task == "regression" else "roc_auc"
         real = levels[(levels["metric"] == headline) & (levels["model"] != "dummy")]
         assert (real["se"] > 0).all() and (real["estimate"] > 0.2).all()
-        tuning = pd.read_csv(wy_run / f"results/WY/2018/tuning/{task}/xgboost.csv")
+        tuning = pd.read_csv(wy_run / f"results/WY/2018/households/tuning/{task}/xgboost.csv")
         assert tuning["candidate"].nunique() == 4
-        coefficients = pd.read_csv(wy_run / f"results/WY/2018/coefficients/{task}.csv")
+        coefficients = pd.read_csv(wy_run / f"results/WY/2018/households/coefficients/{task}.csv")
         assert len(coefficients) > 10
+
+
+def test_workflow_acsincome_reports_folktables_baseline(wy_run):
+    """Check that person mode evaluates tuned XGBoost next to the folktables-style GBM, accuracy with SEs."""
+    table = pd.read_csv(wy_run / "results/WY/2018/acsincome/metrics/classification.csv")
+    accuracy = table[(table["metric"] == "accuracy") & table["baseline"].isna()].set_index("model")
+    assert {"folktables_gbm", "xgboost", "logistic", "dummy"} <= set(accuracy.index)
+    assert accuracy.loc["folktables_gbm", "estimate"] > accuracy.loc["dummy", "estimate"]
+    assert (accuracy["se"] > 0).all()
+    assert not (wy_run / "results/WY/2018/acsincome/metrics/regression.csv").exists()
 
 
 def test_workflow_same_seed_same_metrics(wy_run, tmp_path):
     """Check that a second run from scratch with the same seed reproduces the metrics exactly."""
-    overrides = WY_CONFIG | {"models": {"regression": ["ols", "xgboost"], "classification": ["logistic"],
+    overrides = WY_CONFIG | {"units": ["households"],
+                             "models": {"regression": ["ols", "xgboost"], "classification": ["logistic"],
                                         "tuning": {"n_candidates": 4}}}
-    result = run_workflow(tmp_path, overrides, "results/WY/2018/metrics/regression.csv")
+    result = run_workflow(tmp_path, overrides, "results/WY/2018/households/metrics/regression.csv")
     assert result.returncode == 0, result.stderr[-3000:]
-    again = pd.read_csv(tmp_path / "results/WY/2018/metrics/regression.csv")
-    first = pd.read_csv(wy_run / "results/WY/2018/metrics/regression.csv")
+    again = pd.read_csv(tmp_path / "results/WY/2018/households/metrics/regression.csv")
+    first = pd.read_csv(wy_run / "results/WY/2018/households/metrics/regression.csv")
     first = first[first["model"].isin(["ols", "xgboost"]) & first["baseline"].isin([np.nan, "ols"])]
     pd.testing.assert_frame_equal(again.reset_index(drop=True), first.reset_index(drop=True), check_dtype=False)
 

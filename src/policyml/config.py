@@ -81,6 +81,7 @@ class Settings:
 
     states: tuple[State, ...]
     period: SurveyPeriod
+    units: tuple[str, ...]
     housing_file: bool
     seed: int
     data: dict = field(default_factory=dict)
@@ -116,6 +117,7 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
     return Settings(
         states=states,
         period=period,
+        units=tuple(dict.fromkeys(filled["units"])),
         housing_file=filled["housing_file"],
         seed=filled["seed"],
         data=filled["data"],

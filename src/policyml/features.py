@@ -280,9 +280,22 @@ class FeatureTable:
     protected: list[str]  # audit columns (in the model only with include_protected)
     descriptions: dict[str, str]
 
-    def spec_record(self, spec: FeatureSpec) -> dict:
-        """What feature_spec.json records: the model inputs, their provenance and the guard."""
+    def spec_record(self, spec: FeatureSpec | None = None) -> dict:
+        """What feature_spec.json records: unit, targets, weights, model inputs, provenance, guard.
+
+        ``spec`` is the household feature spec; person mode (ACSIncome) has a fixed feature set.
+        """
+        if spec is None:
+            return {
+                "unit": "acsincome", "weight": "PWGTP", "targets": {"classification": "income_over_50k"},
+                "numeric": self.numeric, "categorical": self.categorical, "protected": self.protected,
+                "include_protected": True, "interactions": [], "descriptions": self.descriptions,
+                "sources": {c: [c] for c in self.numeric + self.categorical}, "never_features": INCOME_DERIVED,
+            }
         return {
+            "unit": "households",
+            "weight": "WGTP",
+            "targets": {"regression": "log_income", "classification": "low_income"},
             "numeric": self.numeric,
             "categorical": self.categorical,
             "protected": self.protected,
@@ -356,3 +369,64 @@ def build_feature_table(
     )
     frame.attrs.update(households.attrs)
     return FeatureTable(frame, numeric, categorical, list(spec.protected), descriptions)
+
+
+# --------------------------------------------------------------------------------------------------
+# Person mode: the folktables ACSIncome task
+
+#: ACSIncome's features (Ding et al., 2021, "Retiring Adult"), named as in the PUMS. RELP is the
+#: relationship code (RELSHIPP's codes from 2019 on). SEX, RAC1P and AGEP are protected attributes
+#: that the benchmark itself uses as features; person mode keeps them in for comparability.
+ACSINCOME_NUMERIC = ("AGEP", "SCHL", "WKHP")
+ACSINCOME_CATEGORICAL = ("COW", "MAR", "OCCP", "POBP", "RELP", "SEX", "RAC1P")
+ACSINCOME_THRESHOLD = 50_000
+
+
+def build_acsincome_table(persons: pd.DataFrame, dictionary: DataDictionary, targets: dict) -> FeatureTable:
+    """The folktables ACSIncome task on person records: is the person's income above $50,000?
+
+    Filters as in folktables: age over 16, income over $100, usual hours worked over 0, person
+    weight at least 1. Income and the $50,000 line are in the file's own dollars (PINCP before
+    ADJINC), as folktables uses them. One row per person; ``SERIALNO`` holds the person id
+    ``<SERIALNO>-<SPORDER>``. Weights are PWGTP and its replicates.
+    """
+    from .households import HISPANIC_LABELS, LABELLED_TRAITS, age_band, decode
+
+    raw_income = persons["PINCP"] / persons["ADJINC"]
+    keep = (persons["AGEP"] > 16) & (raw_income > 100) & (persons["WKHP"] > 0) & (persons["PWGTP"] >= 1)
+    people = persons.loc[keep].reset_index(drop=True)  # group-quarters residents included, as in folktables
+    if people.empty:
+        raise DataError("no person passes the ACSIncome filters (age > 16, income > $100, hours > 0)",
+                        "check that the person file is complete")
+    raw_income = people["PINCP"] / people["ADJINC"]
+    codes = {c: people[c].astype(float) for c in ACSINCOME_NUMERIC + ACSINCOME_CATEGORICAL if c != "RELP"}
+    codes["RELP"] = pd.Series(people["relationship"].cat.codes, dtype=float)
+    labels = {label: decode(people[code], dictionary, code) for code, label in LABELLED_TRAITS.items()
+              if label in ("sex", "race", "disability")}
+    threshold = targets.get("person_income_threshold", ACSINCOME_THRESHOLD)
+    frame = pd.concat(
+        [
+            pd.DataFrame({
+                "SERIALNO": people["SERIALNO"] + "-" + people["SPORDER"].astype(str).str.zfill(2),
+                "puma_code": people["puma"],
+            }),
+            pd.DataFrame(codes),
+            pd.DataFrame(labels),
+            pd.DataFrame({
+                "hispanic_origin": pd.Categorical(
+                    np.where(people["HISP"].gt(1), HISPANIC_LABELS[1], HISPANIC_LABELS[0]), categories=HISPANIC_LABELS),
+                "age_band": age_band(people["AGEP"]),
+                "person_income": people["PINCP"],
+                "income_over_50k": (raw_income > threshold).astype(float),
+                "income_bracket": income_bracket(people["PINCP"]),
+            }),
+            people[[c for c in people if c.startswith("PWGTP")]],
+        ],
+        axis=1,
+    )
+    frame.attrs.update(persons.attrs)
+    descriptions = {c: dictionary.variable(c).description for c in ACSINCOME_NUMERIC + ACSINCOME_CATEGORICAL
+                    if dictionary.has(c)}
+    descriptions["RELP"] = "relationship to the reference person (code)"
+    return FeatureTable(frame, list(ACSINCOME_NUMERIC), list(ACSINCOME_CATEGORICAL),
+                        ["race", "hispanic_origin", "sex", "age_band", "disability"], descriptions)

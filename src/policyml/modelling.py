@@ -1,9 +1,12 @@
 """The modelling stage: one task's training data, fitting or tuning a model, predictions, evaluation.
 
-Two tasks share the machinery: ``regression`` of log household income (baseline: OLS) and
-``classification`` of the low-income flag (baseline: logistic regression). Households without the
-target (zero or negative income for the log, no poverty ratio) are left out of that task only.
-Survey weights (WGTP) go into fitting and CV scoring; test metrics carry replicate-weight SEs.
+Two tasks share the machinery: ``regression`` (household mode: log household income; baseline OLS)
+and ``classification`` (household mode: the low-income flag; person mode: the folktables ACSIncome
+flag, income over $50,000; baseline logistic regression). The feature spec record says which
+column is each task's target and which weights the rows carry (WGTP for households, PWGTP for
+persons). Rows without the target (zero or negative income for the log, no poverty ratio) are
+left out of that task only. Survey weights go into fitting and CV scoring; test metrics carry
+replicate-weight SEs.
 """
 
 from __future__ import annotations
@@ -17,19 +20,18 @@ from . import metrics, models
 from .errors import ConfigError, DataError
 from .survey import SurveyDesign
 
-REPLICATE_COLUMNS = [f"WGTP{r}" for r in range(1, 81)]
+REPLICATES = 80
 
 
 @dataclass(frozen=True)
 class Task:
-    target: str
     baseline: str
     description: str
 
 
 TASKS = {
-    "regression": Task("log_income", "ols", "log household income"),
-    "classification": Task("low_income", "logistic", "low-income household (income below the poverty-ratio threshold)"),
+    "regression": Task("ols", "a continuous target (log income)"),
+    "classification": Task("logistic", "a binary target (low income, or income over $50,000)"),
 }
 
 
@@ -45,6 +47,8 @@ class TaskData:
     """The rows of one task, split into training and test sets, with CV folds over the training rows."""
 
     task: str
+    target: str
+    weight: str
     train: pd.DataFrame
     test: pd.DataFrame
     numeric: list[str]
@@ -52,20 +56,26 @@ class TaskData:
     folds: list[tuple[np.ndarray, np.ndarray]]
 
     @property
-    def target(self) -> str:
-        return TASKS[self.task].target
-
-    @property
     def columns(self) -> list[str]:
         return self.numeric + self.categorical
 
+    @property
+    def replicate_columns(self) -> list[str]:
+        return [f"{self.weight}{r}" for r in range(1, REPLICATES + 1)]
+
     def xyw(self, part: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
         frame = self.train if part == "train" else self.test
-        return frame[self.columns], frame[self.target].to_numpy(), frame["WGTP"].to_numpy(dtype=float)
+        return frame[self.columns], frame[self.target].to_numpy(), frame[self.weight].to_numpy(dtype=float)
 
 
 def task_data(features: pd.DataFrame, split: pd.DataFrame, spec: dict, task: str) -> TaskData:
-    target = task_of(task).target
+    """The rows of ``task`` (its target and weights named by the feature spec record)."""
+    task_of(task)
+    targets = spec.get("targets", {"regression": "log_income", "classification": "low_income"})
+    if task not in targets:
+        raise ConfigError(f"the {spec.get('unit', 'households')} analysis has no {task} task",
+                          f"use one of {', '.join(targets)}")
+    target, weight = targets[task], spec.get("weight", "WGTP")
     if len(features) != len(split) or not (features["SERIALNO"].to_numpy() == split["SERIALNO"].to_numpy()).all():
         raise DataError(
             "features.parquet and split.parquet do not list the same households in the same order",
@@ -86,20 +96,22 @@ def task_data(features: pd.DataFrame, split: pd.DataFrame, spec: dict, task: str
         if task == "classification" and frame[target].nunique() < 2:
             raise DataError(f"the {part} set has only one class of {target}",
                             "use a larger state or another low_income_threshold")
-    return TaskData(task, train, test, list(spec["numeric"]), list(spec["categorical"]), folds)
+    return TaskData(task, target, weight, train, test, list(spec["numeric"]), list(spec["categorical"]), folds)
 
 
 def fit(name: str, data: TaskData, options: dict, seed: int, n_jobs: int = 1):
     """Fit (or tune, for the tuned models) one model; returns (pipeline, tuning result or None)."""
     X, y, w = data.xyw("train")
+    columns = {"numeric": data.numeric, "categorical": data.categorical}
     if name in models.TUNED:
         tuning = options["tuning"]
         result = models.tune(
             name, data.task, X, y, w, data.folds,
             n_candidates=tuning["n_candidates"], factor=tuning["factor"], random_state=seed, n_jobs=n_jobs,
+            **columns,
         )
         return result.best_estimator, result
-    return models.fit_model(name, data.task, X, y, w, random_state=seed, n_jobs=n_jobs), None
+    return models.fit_model(name, data.task, X, y, w, random_state=seed, n_jobs=n_jobs, **columns), None
 
 
 def predictions_frame(pipeline, data: TaskData) -> pd.DataFrame:
@@ -121,7 +133,7 @@ def evaluate_task(
     """Test-set metrics with replicate SEs (and differences from the baseline); calibration for classification."""
     test = data.test
     design = SurveyDesign.from_frame(
-        test, "WGTP", cv_threshold=estimates.get("cv_threshold", 0.30), min_n=estimates.get("min_sample", 30)
+        test, data.weight, cv_threshold=estimates.get("cv_threshold", 0.30), min_n=estimates.get("min_sample", 30)
     )
     scores = {}
     for name, frame in predictions.items():
@@ -134,7 +146,7 @@ def evaluate_task(
     baseline = TASKS[data.task].baseline if TASKS[data.task].baseline in scores else None
     table = metrics.evaluate(design, y, scores, data.task, threshold=threshold, baseline=baseline)
     table.insert(0, "task", data.task)
-    weights = test["WGTP"].to_numpy(dtype=float)
+    weights = test[data.weight].to_numpy(dtype=float)
     binned = metrics.calibration_table if data.task == "classification" else regression_calibration
     calibration = pd.concat(
         [binned(y, score, weights).assign(model=name) for name, score in scores.items()], ignore_index=True

@@ -53,11 +53,13 @@ def cv_folds(split: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
     return [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in np.unique(folds)]
 
 
-def representativeness(frame: pd.DataFrame, split: pd.DataFrame, estimates: dict | None = None) -> pd.DataFrame:
+def representativeness(
+    frame: pd.DataFrame, split: pd.DataFrame, estimates: dict | None = None, weight: str = "WGTP"
+) -> pd.DataFrame:
     """Weighted share of each group in the whole state, the training set and the test set (with SEs)."""
     options = estimates or {}
     design = SurveyDesign.from_frame(
-        frame, "WGTP", cv_threshold=options.get("cv_threshold", 0.30), min_n=options.get("min_sample", 30)
+        frame, weight, cv_threshold=options.get("cv_threshold", 0.30), min_n=options.get("min_sample", 30)
     )
     sets = {"all": np.ones(len(frame), dtype=bool)} | {s: (split["set"] == s).to_numpy() for s in ("train", "test")}
     rows = []

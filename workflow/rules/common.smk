@@ -26,12 +26,14 @@ RUN_CONFIG = {
     "features": SETTINGS.features,
     "split": SETTINGS.split,
     "models": SETTINGS.models,
+    "units": list(SETTINGS.units),
 }
 
 wildcard_constraints:
     state="[A-Z]{2}",
     year=r"\d{4}(-\d{4})?",
     task="regression|classification",
+    unit="households|acsincome",
 
 
 PERIOD_KEYS = ("year", "survey", "allow_experimental_2020", "seed")  # not states: rules are per state
@@ -44,22 +46,33 @@ def config_for(*sections):
     return {key: RUN_CONFIG[key] for key in (*PERIOD_KEYS, *sections)}
 
 
-FINAL_OUTPUTS = [
-    "data_summary.json",
-    "representativeness.csv",
-    "metrics/regression.csv",
-    "metrics/classification.csv",
-    "coefficients/regression.csv",
-    "coefficients/classification.csv",
-]
+# per unit: its tasks, and the models of each task (acsincome adds the folktables baseline)
+UNIT_TASKS = {"households": ("regression", "classification"), "acsincome": ("classification",)}
+LINEAR_BASELINE = {"regression": "ols", "classification": "logistic"}
+
+
+def unit_models(unit, task):
+    models = list(SETTINGS.models[task])
+    if unit == "acsincome":
+        models.append("folktables_gbm")
+    return models
 
 
 def get_final_output():
-    return [
-        f"results/{state}/{period}/{name}"
-        for state, period in SETTINGS.state_years
-        for name in FINAL_OUTPUTS
-    ]
+    outputs = []
+    for state, period in SETTINGS.state_years:
+        root = f"results/{state}/{period}"
+        outputs.append(f"{root}/data_summary.json")
+        for unit in SETTINGS.units:
+            outputs.append(f"{root}/{unit}/representativeness.csv")
+            for task in UNIT_TASKS[unit]:
+                outputs += [f"{root}/{unit}/metrics/{task}.csv", f"{root}/{unit}/coefficients/{task}.csv"]
+    return outputs
+
+
+def get_feature_inputs(wildcards):
+    source = "households" if wildcards.unit == "households" else "persons"
+    return {source: f"results/{wildcards.state}/{wildcards.year}/{source}.parquet"}
 
 
 def get_household_inputs(wildcards):
@@ -70,12 +83,13 @@ def get_household_inputs(wildcards):
 
 
 def get_model_predictions(wildcards):
+    root = f"results/{wildcards.state}/{wildcards.year}/{wildcards.unit}"
     return [
-        f"results/{wildcards.state}/{wildcards.year}/predictions/{wildcards.task}/{model}.parquet"
-        for model in SETTINGS.models[wildcards.task]
+        f"{root}/predictions/{wildcards.task}/{model}.parquet"
+        for model in unit_models(wildcards.unit, wildcards.task)
     ]
 
 
 def get_linear_model(wildcards):
-    model = "ols" if wildcards.task == "regression" else "logistic"
-    return f"results/{wildcards.state}/{wildcards.year}/models/{wildcards.task}/{model}.joblib"
+    model = LINEAR_BASELINE[wildcards.task]
+    return f"results/{wildcards.state}/{wildcards.year}/{wildcards.unit}/models/{wildcards.task}/{model}.joblib"

@@ -1,15 +1,15 @@
 rule build_features:
     input:
-        households=rules.build_households.output.households,
+        unpack(get_feature_inputs),
     output:
-        features="results/{state}/{year}/features.parquet",
-        spec="results/{state}/{year}/feature_spec.json",
+        features="results/{state}/{year}/{unit}/features.parquet",
+        spec="results/{state}/{year}/{unit}/feature_spec.json",
     params:
         config=config_for("data", "features", "targets"),
     log:
-        "logs/{state}/{year}/build_features.log",
+        "logs/{state}/{year}/{unit}/build_features.log",
     benchmark:
-        "results/{state}/{year}/benchmarks/build_features.tsv"
+        "results/{state}/{year}/{unit}/benchmarks/build_features.tsv"
     conda:
         "../envs/policyml.yaml"
     resources:
@@ -21,15 +21,16 @@ rule build_features:
 rule split_data:
     input:
         features=rules.build_features.output.features,
+        spec=rules.build_features.output.spec,
     output:
-        split="results/{state}/{year}/split.parquet",
-        representativeness="results/{state}/{year}/representativeness.csv",
+        split="results/{state}/{year}/{unit}/split.parquet",
+        representativeness="results/{state}/{year}/{unit}/representativeness.csv",
     params:
         config=config_for("split", "estimates"),
     log:
-        "logs/{state}/{year}/split_data.log",
+        "logs/{state}/{year}/{unit}/split_data.log",
     benchmark:
-        "results/{state}/{year}/benchmarks/split_data.tsv"
+        "results/{state}/{year}/{unit}/benchmarks/split_data.tsv"
     conda:
         "../envs/policyml.yaml"
     resources:

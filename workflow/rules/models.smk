@@ -4,16 +4,16 @@ rule fit_model:
         spec=rules.build_features.output.spec,
         split=rules.split_data.output.split,
     output:
-        model="results/{state}/{year}/models/{task}/{model}.joblib",
-        predictions="results/{state}/{year}/predictions/{task}/{model}.parquet",
+        model="results/{state}/{year}/{unit}/models/{task}/{model}.joblib",
+        predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
     wildcard_constraints:
-        model="dummy|ols|logistic",
+        model="dummy|ols|logistic|folktables_gbm",
     params:
         config=config_for("models"),
     log:
-        "logs/{state}/{year}/fit_model/{task}/{model}.log",
+        "logs/{state}/{year}/{unit}/fit_model/{task}/{model}.log",
     benchmark:
-        "results/{state}/{year}/benchmarks/fit_model/{task}/{model}.tsv"
+        "results/{state}/{year}/{unit}/benchmarks/fit_model/{task}/{model}.tsv"
     conda:
         "../envs/policyml.yaml"
     resources:
@@ -24,16 +24,16 @@ rule fit_model:
 
 use rule fit_model as tune_model with:
     output:
-        model="results/{state}/{year}/models/{task}/{model}.joblib",
-        predictions="results/{state}/{year}/predictions/{task}/{model}.parquet",
-        cv_results="results/{state}/{year}/tuning/{task}/{model}.csv",
+        model="results/{state}/{year}/{unit}/models/{task}/{model}.joblib",
+        predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
+        cv_results="results/{state}/{year}/{unit}/tuning/{task}/{model}.csv",
     wildcard_constraints:
         model="random_forest|xgboost",
     threads: 2
     log:
-        "logs/{state}/{year}/tune_model/{task}/{model}.log",
+        "logs/{state}/{year}/{unit}/tune_model/{task}/{model}.log",
     benchmark:
-        "results/{state}/{year}/benchmarks/tune_model/{task}/{model}.tsv"
+        "results/{state}/{year}/{unit}/benchmarks/tune_model/{task}/{model}.tsv"
 
 
 rule evaluate_models:
@@ -43,14 +43,14 @@ rule evaluate_models:
         split=rules.split_data.output.split,
         predictions=get_model_predictions,
     output:
-        metrics="results/{state}/{year}/metrics/{task}.csv",
-        calibration="results/{state}/{year}/metrics/{task}_calibration.csv",
+        metrics="results/{state}/{year}/{unit}/metrics/{task}.csv",
+        calibration="results/{state}/{year}/{unit}/metrics/{task}_calibration.csv",
     params:
         config=config_for("models", "estimates"),
     log:
-        "logs/{state}/{year}/evaluate_models/{task}.log",
+        "logs/{state}/{year}/{unit}/evaluate_models/{task}.log",
     benchmark:
-        "results/{state}/{year}/benchmarks/evaluate_models/{task}.tsv"
+        "results/{state}/{year}/{unit}/benchmarks/evaluate_models/{task}.tsv"
     conda:
         "../envs/policyml.yaml"
     resources:
@@ -66,11 +66,11 @@ rule tabulate_coefficients:
         split=rules.split_data.output.split,
         model=get_linear_model,
     output:
-        coefficients="results/{state}/{year}/coefficients/{task}.csv",
+        coefficients="results/{state}/{year}/{unit}/coefficients/{task}.csv",
     log:
-        "logs/{state}/{year}/tabulate_coefficients/{task}.log",
+        "logs/{state}/{year}/{unit}/tabulate_coefficients/{task}.log",
     benchmark:
-        "results/{state}/{year}/benchmarks/tabulate_coefficients/{task}.tsv"
+        "results/{state}/{year}/{unit}/benchmarks/tabulate_coefficients/{task}.tsv"
     conda:
         "../envs/policyml.yaml"
     resources:

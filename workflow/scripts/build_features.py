@@ -1,20 +1,25 @@
-"""Snakemake adapter: households -> features.parquet (features, targets, weights) + feature_spec.json."""
+"""Snakemake adapter: households (or persons, for acsincome) -> features.parquet + feature_spec.json."""
 import pandas as pd
 
 from policyml.cli import script_main
 from policyml.config import load_settings
-from policyml.features import FeatureSpec, build_feature_table
+from policyml.features import FeatureSpec, build_acsincome_table, build_feature_table
 from policyml.ingest import load_dictionary
 from policyml.outputs import write_json, write_parquet
 
 
 def main(smk):
     settings = load_settings(smk.params.config)
-    spec = FeatureSpec.from_config(settings.features)
-    households = pd.read_parquet(smk.input.households)
-    table = build_feature_table(households, load_dictionary(settings), spec, settings.targets)
+    dictionary = load_dictionary(settings)
+    if smk.wildcards.unit == "households":
+        spec = FeatureSpec.from_config(settings.features)
+        table = build_feature_table(pd.read_parquet(smk.input.households), dictionary, spec, settings.targets)
+        record = table.spec_record(spec)
+    else:
+        table = build_acsincome_table(pd.read_parquet(smk.input.persons), dictionary, settings.targets)
+        record = table.spec_record()
     write_parquet(table.frame, smk.output.features)
-    write_json(table.spec_record(spec), smk.output.spec)
+    write_json(record, smk.output.spec)
 
 
 script_main(snakemake, main)
