@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ConfigError, DataError
-from .survey import Estimate, SurveyDesign
+from .survey import Estimate, SurveyDesign, as_vector, safe_divide
 
 #: Columns of the table returned by :func:`evaluate`, in order.
 EVALUATION_COLUMNS = (
@@ -74,16 +74,8 @@ Task = Literal["regression", "classification"]
 
 
 def _vector(values: Any, what: str) -> np.ndarray:
-    """Convert values (array, list, pandas Series with NA) to a float64 vector."""
-    try:
-        if isinstance(values, (pd.Series, pd.Index)):
-            vector = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            vector = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise DataError(
-            f"{what} must be numeric: {error}", "convert the values to numbers before evaluating"
-        ) from None
+    """A float64 vector (pandas NA as NaN), one-dimensional."""
+    vector = as_vector(values, what)
     if vector.ndim != 1:
         raise DataError(
             f"{what} must be one-dimensional, got shape {vector.shape}",
@@ -91,13 +83,6 @@ def _vector(values: Any, what: str) -> np.ndarray:
             "e.g. predict_proba(X)[:, 1])",
         )
     return vector
-
-
-def _divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """Divide elementwise, NaN where the denominator is zero (no RuntimeWarning)."""
-    result = np.full(np.broadcast(numerator, denominator).shape, np.nan)
-    np.divide(numerator, denominator, out=result, where=denominator != 0)
-    return result
 
 
 def _sqrt(values: np.ndarray) -> np.ndarray:
@@ -109,7 +94,7 @@ def _sqrt(values: np.ndarray) -> np.ndarray:
 
 def _weighted_mean(values: np.ndarray, W: np.ndarray) -> np.ndarray:
     """Weighted mean of ``values`` under each weight column; NaN for a zero total weight."""
-    return _divide(values @ W, W.sum(axis=0))
+    return safe_divide(values @ W, W.sum(axis=0))
 
 
 def _per_weight_column(metric: Callable[..., np.ndarray]) -> Callable[..., Any]:
@@ -168,8 +153,8 @@ def r2(y_true: Any, y_pred: Any, W: Any) -> np.ndarray:
     full = W[:, 0]
     centre = float(y_true @ full / full.sum()) if full.sum() != 0 else float(y_true.mean())
     centred = y_true - centre
-    variation = centred**2 @ W - _divide((centred @ W) ** 2, totals)
-    return 1.0 - _divide(residual, np.where(totals != 0, variation, 0.0))
+    variation = centred**2 @ W - safe_divide((centred @ W) ** 2, totals)
+    return 1.0 - safe_divide(residual, np.where(totals != 0, variation, 0.0))
 
 
 @_per_weight_column
@@ -232,49 +217,49 @@ def roc_auc(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarr
     true_positive = np.concatenate([start, cumulative_positive[last_of_run]])
     false_positive = np.concatenate([start, cumulative_negative[last_of_run]])
     area = (np.diff(false_positive, axis=0) * (true_positive[1:] + true_positive[:-1])).sum(0) / 2
-    return _divide(area, true_positive[-1] * false_positive[-1])
+    return safe_divide(area, true_positive[-1] * false_positive[-1])
 
 
 @_per_weight_column
 def precision(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarray:
     """Weighted precision: share of predicted positives that are positive (NaN if none)."""
     tp, fp, _, _ = _confusion(y_true, score, W, threshold)
-    return _divide(tp, tp + fp)
+    return safe_divide(tp, tp + fp)
 
 
 @_per_weight_column
 def recall(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarray:
     """Weighted recall (true positive rate): share of positives predicted positive."""
     tp, _, fn, _ = _confusion(y_true, score, W, threshold)
-    return _divide(tp, tp + fn)
+    return safe_divide(tp, tp + fn)
 
 
 @_per_weight_column
 def f1(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarray:
     """Weighted F1 score ``2 TP / (2 TP + FP + FN)``, the harmonic mean of precision and recall."""
     tp, fp, fn, _ = _confusion(y_true, score, W, threshold)
-    return _divide(2 * tp, 2 * tp + fp + fn)
+    return safe_divide(2 * tp, 2 * tp + fp + fn)
 
 
 @_per_weight_column
 def accuracy(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarray:
     """Weighted share of cases classified correctly."""
     tp, fp, fn, tn = _confusion(y_true, score, W, threshold)
-    return _divide(tp + tn, tp + fp + fn + tn)
+    return safe_divide(tp + tn, tp + fp + fn + tn)
 
 
 @_per_weight_column
 def false_positive_rate(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarray:
     """Weighted share of negatives predicted positive (assistance to non-low-income households)."""
     _, fp, _, tn = _confusion(y_true, score, W, threshold)
-    return _divide(fp, fp + tn)
+    return safe_divide(fp, fp + tn)
 
 
 @_per_weight_column
 def false_negative_rate(y_true: Any, score: Any, W: Any, threshold: float = 0.5) -> np.ndarray:
     """Weighted share of positives predicted negative (low-income households missed)."""
     tp, _, fn, _ = _confusion(y_true, score, W, threshold)
-    return _divide(fn, tp + fn)
+    return safe_divide(fn, tp + fn)
 
 
 @_per_weight_column
@@ -644,10 +629,10 @@ def calibration_table(
             "upper": edges[1:],
             "n": np.bincount(bins[weight > 0], minlength=n_bins),
             "weight_share": weight_in_bin / weight.sum(),
-            "mean_predicted": _divide(
+            "mean_predicted": safe_divide(
                 np.bincount(bins, weights=weight * probability, minlength=n_bins), weight_in_bin
             ),
-            "observed_rate": _divide(
+            "observed_rate": safe_divide(
                 np.bincount(bins, weights=weight * y, minlength=n_bins), weight_in_bin
             ),
         },

@@ -70,7 +70,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from threadpoolctl import threadpool_limits
 
 from .errors import ConfigError, DataError
-from .survey import REPLICATES, Z90, sdr_standard_error
+from .survey import REPLICATES, Z90, as_vector, sdr_standard_error
 
 TASKS = ("regression", "classification")
 
@@ -243,15 +243,7 @@ def normalise_weights(sample_weight: Any, n: int | None = None) -> np.ndarray:
     DataError
         If the weights are not finite and non-negative, have the wrong length, or sum to zero.
     """
-    try:
-        if isinstance(sample_weight, (pd.Series, pd.Index)):
-            w = sample_weight.to_numpy(dtype=np.float64, na_value=np.nan)
-        else:
-            w = np.asarray(sample_weight, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise DataError(
-            f"sample weights must be numeric: {error}", "pass the WGTP column"
-        ) from None
+    w = as_vector(sample_weight, "sample weights")
     if w.ndim != 1 or (n is not None and w.shape[0] != n):
         raise DataError(
             f"sample weights have shape {w.shape}, expected ({n},)",
@@ -269,15 +261,7 @@ def normalise_weights(sample_weight: Any, n: int | None = None) -> np.ndarray:
 
 
 def _check_target(y: Any, task: str, n: int) -> np.ndarray:
-    if isinstance(y, (pd.Series, pd.Index)):
-        values = y.to_numpy(dtype=np.float64, na_value=np.nan)
-    else:
-        try:
-            values = np.asarray(y, dtype=np.float64)
-        except (TypeError, ValueError) as error:
-            raise DataError(
-                f"the target must be numeric: {error}", "pass a numeric target"
-            ) from None
+    values = as_vector(y, "the target")
     if values.shape != (n,):
         raise DataError(
             f"the target has shape {values.shape} but the feature table has {n} rows",

@@ -205,7 +205,7 @@ def estimates_frame(mapping: Mapping[str, Estimate]) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------------
 
 
-def _as_vector(values: Any, what: str) -> np.ndarray:
+def as_vector(values: Any, what: str) -> np.ndarray:
     """Convert values (array, list, pandas Series with NA) to a float64 vector."""
     try:
         if isinstance(values, (pd.Series, pd.Index)):
@@ -218,7 +218,7 @@ def _as_vector(values: Any, what: str) -> np.ndarray:
         ) from None
 
 
-def _safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def safe_divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Divide elementwise, NaN where the denominator is zero (no RuntimeWarning)."""
     result = np.full(np.broadcast(numerator, denominator).shape, np.nan)
     np.divide(numerator, denominator, out=result, where=denominator != 0)
@@ -252,7 +252,7 @@ class SurveyDesign:
         cv_threshold: float = CV_THRESHOLD,
         min_n: int = MIN_N,
     ):
-        weights = _as_vector(weights, "full-sample weights")
+        weights = as_vector(weights, "full-sample weights")
         replicate_weights = np.asarray(replicate_weights)
         _check_shapes(weights, replicate_weights)
         matrix = np.empty((weights.shape[0], REPLICATES + 1), dtype=np.float64)
@@ -443,7 +443,7 @@ class SurveyDesign:
 
     def _values(self, values: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
         """Return the values with NaN set to 0 and the mask of non-missing values."""
-        vector = _as_vector(values, what)
+        vector = as_vector(values, what)
         self._check_length(vector, what)
         valid = ~np.isnan(vector)
         if np.any(np.isinf(vector)):
@@ -506,7 +506,7 @@ class SurveyDesign:
 
         def statistic(W: np.ndarray) -> np.ndarray:
             totals = both @ W  # (2, 81)
-            return _safe_divide(totals[0], totals[1])
+            return safe_divide(totals[0], totals[1])
 
         return self.replicate(statistic, n=self._count(valid))
 
@@ -519,7 +519,7 @@ class SurveyDesign:
         """
         if not (isinstance(q, (int, float, np.floating)) and 0 <= q <= 1):
             raise ConfigError(f"quantile q must be between 0 and 1, got {q!r}", "use e.g. 0.5")
-        vector = _as_vector(values, "values")
+        vector = as_vector(values, "values")
         self._check_length(vector, "values")
         valid = ~np.isnan(vector)
         what = "median" if q == 0.5 else f"quantile {q}"
