@@ -257,3 +257,47 @@ def test_workflow_lint_passes():
     result = subprocess.run([str(SNAKEMAKE), "--lint"], capture_output=True, text=True, cwd=REPO, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations" in result.stdout + result.stderr
+
+
+def wy_housing_zip() -> bytes:
+    """A WY housing file built from the person file: HINCP = members' PINCP, WGTP = householder's PWGTP,
+    plus a vacant unit and a group-quarters record that must be left out."""
+    with zipfile.ZipFile(WY_ZIP) as archive:
+        persons = pd.read_csv(archive.open("psam_p56.csv"), dtype={"SERIALNO": str})
+    households = persons[persons["RELP"] == 0].set_index("SERIALNO")
+    members = persons[~persons["RELP"].isin([16, 17])]
+    income = members.loc[members["AGEP"] >= 15].groupby("SERIALNO")["PINCP"].sum()
+    replicate = [f"WGTP{r}" for r in range(1, 81)]
+    housing = pd.DataFrame({
+        "SERIALNO": households.index, "PUMA": households["PUMA"].to_numpy(), "ADJINC": households["ADJINC"].to_numpy(), "TYPE": 1,
+        "NP": members.groupby("SERIALNO").size().reindex(households.index).to_numpy(),
+        "WGTP": households["PWGTP"].to_numpy(),
+        "HINCP": income.reindex(households.index).fillna(0).to_numpy(), "FHINCP": 0, "FFINCP": 0,
+    })
+    housing["FINCP"] = housing["HINCP"]
+    housing = pd.concat([housing, households[[f"PWGTP{r}" for r in range(1, 81)]].set_axis(replicate, axis=1)
+                         .reset_index(drop=True)], axis=1)
+    extra = housing.iloc[:2].copy()
+    extra["SERIALNO"] = ["2018HU9999998", "2018GQ9999999"]
+    extra["NP"], extra["TYPE"] = [0, 1], [1, 3]
+    housing = pd.concat([housing, extra], ignore_index=True)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("psam_h56.csv", housing.to_csv(index=False))
+    return buffer.getvalue()
+
+
+def test_workflow_housing_file_gives_the_same_households(wy_run, tmp_path):
+    """Check that with housing_file=true (HINCP, WGTP) WY has the same households and median income."""
+    target = tmp_path / "mirror" / "pums-housing" / "2018" / "1-Year" / "csv_hwy.zip"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(wy_housing_zip())
+    overrides = WY_CONFIG | {"housing_file": True, **offline(tmp_path, mirrors=[str(tmp_path / "mirror")])}
+    result = run_workflow(tmp_path, overrides, "results/WY/2018/data_summary.json")
+    assert result.returncode == 0, result.stderr[-3000:]
+    with_housing = json.loads((tmp_path / "results/WY/2018/data_summary.json").read_text())
+    persons_only = json.loads((wy_run / "results/WY/2018/data_summary.json").read_text())
+    assert with_housing["household_income_source"] == "HINCP (housing file)"
+    assert with_housing["households"] == persons_only["households"]
+    assert with_housing["median_household_income"]["estimate"] == pytest.approx(
+        persons_only["median_household_income"]["estimate"], abs=0.01)
