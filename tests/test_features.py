@@ -73,16 +73,17 @@ def test_feature_spec_include_protected_adds_them_and_their_interactions(nm_hous
     np.testing.assert_allclose(table.frame["education_rank_x_age"], expected)
 
 
-def test_feature_interaction_numeric_by_category_splits_the_number(nm_table):
-    """Check that hours × occupation columns are hours inside each group and sum back to hours."""
+def test_feature_interaction_numeric_by_category_has_a_reference_level(nm_table):
+    """Check that hours × occupation has one column per non-reference group: hours inside it, 0 elsewhere."""
+    frame = nm_table.frame
     columns = [c for c in nm_table.numeric if c.startswith("hours_worked_x_occupation_group[")]
-    assert len(columns) == len(nm_table.frame["occupation_group"].cat.categories)
-    np.testing.assert_allclose(nm_table.frame[columns].sum(axis=1), nm_table.frame["hours_worked"])
-    managers = nm_table.frame["occupation_group"] == "Management"
-    np.testing.assert_allclose(
-        nm_table.frame.loc[managers, "hours_worked_x_occupation_group[Management]"],
-        nm_table.frame.loc[managers, "hours_worked"],
-    )
+    levels = list(frame["occupation_group"].cat.categories)
+    assert columns == [f"hours_worked_x_occupation_group[{level}]" for level in levels[1:]]
+    reference = frame["occupation_group"] == levels[0]
+    assert (frame.loc[reference, columns] == 0).all().all()
+    sales = frame["occupation_group"] == "Sales"
+    np.testing.assert_allclose(frame.loc[sales, "hours_worked_x_occupation_group[Sales]"], frame.loc[sales, "hours_worked"])
+    np.testing.assert_allclose(frame.loc[~reference, columns].sum(axis=1), frame.loc[~reference, "hours_worked"])
 
 
 def test_feature_occupation_groups_follow_dictionary_prefixes(nm_households, nm_table):

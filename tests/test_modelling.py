@@ -72,3 +72,22 @@ def test_regression_calibration_bins_by_prediction():
     first &= prediction < np.sort(prediction)[table.loc[0, "n"]]  # the bin's own rows
     assert table.loc[0, "mean_predicted"] == pytest.approx(np.average(prediction[first], weights=w[first]))
     assert table.loc[0, "mean_observed"] == pytest.approx(np.average(y[first], weights=w[first]))
+
+
+def test_linear_design_on_nm_is_full_rank(nm_households, dictionary_2018):
+    """Check that the NM logistic design has no duplicate columns (no singular-Hessian warning) and
+    that the coefficient table names the dropped duplicates."""
+    from policyml.models import coefficient_table
+
+    spec = FeatureSpec.from_config(DEFAULTS["features"])
+    table = build_feature_table(nm_households, dictionary_2018, spec, DEFAULTS["targets"])
+    split = split_households(table.frame, 0.2, 5, 20, seed=2018)
+    data = task_data(table.frame, split, {"numeric": table.numeric, "categorical": table.categorical}, "classification")
+    pipeline, _ = fit("logistic", data, DEFAULTS["models"], seed=2018)  # a LinAlgWarning would fail here
+    X, y, w = data.xyw("train")
+    coefficients = coefficient_table(pipeline, X, y, w, data.train[data.replicate_columns].to_numpy(float))
+    redundant = coefficients.loc[coefficients["kind"] == "redundant", "term"].tolist()
+    assert "occupation_group_No job in the last 5 years" in redundant
+    assert "industry_sector_No job in the last 5 years" in redundant
+    estimated = coefficients[coefficients["kind"].isin(["numeric", "level"])]
+    assert estimated["se"].notna().all() and (estimated["se"] > 0).all()

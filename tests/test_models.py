@@ -484,3 +484,17 @@ def test_infer_columns_splits_by_dtype(data):
     """Check that numeric and category/str columns are told apart."""
     numeric, categorical = models.infer_columns(data["X"].drop(columns="household_id"))
     assert numeric == NUMERIC and categorical == CATEGORICAL
+
+
+def test_drop_redundant_columns_drops_linear_combinations():
+    """Check that constant, duplicated and linearly dependent columns go, and the intercept counts."""
+    from policyml.models import DropRedundantColumns
+
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=50), rng.normal(size=50)
+    X = np.column_stack([a, b, a + 2 * b, np.full(50, 3.0), a, -a])
+    assert DropRedundantColumns().fit(X).keep_.tolist() == [True, True, False, False, False, False]
+    level = rng.integers(0, 3, size=50)
+    dummies = np.column_stack([level == k for k in range(3)]).astype(float)  # sum to one
+    assert DropRedundantColumns().fit(dummies).keep_.tolist() == [True, True, True]
+    assert DropRedundantColumns(intercept=True).fit(dummies).keep_.tolist() == [True, True, False]

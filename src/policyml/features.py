@@ -347,11 +347,15 @@ def build_feature_table(
             number, category = (left, right) if kinds[0] == "numeric" else (right, left)
             values = pd.Series(columns[number], index=households.index).astype(float)
             levels = pd.Series(columns[category], index=households.index).astype("category")
-            for level in levels.cat.categories:
+            # one column per level but the first (the reference): with the main effect, one column
+            # per level would be collinear (they would sum to the number itself)
+            reference, *others = levels.cat.categories
+            for level in others:
                 name = f"{interaction_name(number, category)}[{level}]"
                 columns[name] = values.where(levels == level, 0.0)
                 numeric.append(name)
-                descriptions[name] = f"{descriptions[number]} for {category} = {level}"
+                descriptions[name] = (f"{descriptions[number]} for {category} = {level} "
+                                      f"(difference in slope from {reference})")
         else:
             raise ConfigError(
                 f"interaction {left} × {right} joins two categorical features",

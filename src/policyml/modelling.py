@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import metrics, models
+from . import metrics, models, nn
 from .errors import ConfigError, DataError
 from .survey import SurveyDesign
 
@@ -111,7 +111,10 @@ def fit(name: str, data: TaskData, options: dict, seed: int, n_jobs: int = 1):
             **columns,
         )
         return result.best_estimator, result
-    return models.fit_model(name, data.task, X, y, w, random_state=seed, n_jobs=n_jobs, **columns), None
+    params = options.get(name) if name == "mlp" else None  # the config's models.mlp section
+    if params:
+        params = params | {"hidden_layer_sizes": tuple(params["hidden_layer_sizes"])}
+    return models.fit_model(name, data.task, X, y, w, random_state=seed, n_jobs=n_jobs, params=params, **columns), None
 
 
 def predictions_frame(pipeline, data: TaskData) -> pd.DataFrame:
@@ -173,3 +176,21 @@ def regression_calibration(y: np.ndarray, prediction: np.ndarray, weights: np.nd
             "mean_observed": np.average(y[inside], weights=w) if w.sum() else np.nan,
         })
     return pd.DataFrame(rows)
+
+
+def mlp_record(pipeline) -> tuple[pd.DataFrame, dict]:
+    """The MLP's training history (loss per epoch, train and validation, learning rate) and its
+    architecture: layers, parameter count and multiply-adds per example, for the report."""
+    network = pipeline.named_steps["model"]
+    history = network.history_.to_frame()
+    architecture = {
+        "layers": repr(network.model_),
+        "n_inputs": int(network.n_features_in_),
+        "n_parameters": int(network.n_parameters_),
+        "cost_per_example": {k: int(v) for k, v in nn.cost_per_example(network).items()},
+        "epochs_run": int(network.n_epochs_),
+        "best_epoch": int(network.history_.best_epoch),
+        "stopped_early": bool(network.history_.stopped_early),
+        "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in network.get_params().items()},
+    }
+    return history, architecture

@@ -69,6 +69,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
+from . import nn
 from .errors import ConfigError, DataError
 from .survey import REPLICATES, Z90, as_vector, sdr_standard_error
 
@@ -76,13 +77,16 @@ TASKS = ("regression", "classification")
 
 #: Model names per task.
 MODELS: dict[str, tuple[str, ...]] = {
-    "regression": ("dummy", "ols", "random_forest", "xgboost"),
-    "classification": ("dummy", "logistic", "random_forest", "xgboost", "folktables_gbm"),
+    "regression": ("dummy", "ols", "random_forest", "xgboost", "mlp"),
+    "classification": ("dummy", "logistic", "random_forest", "xgboost", "mlp", "folktables_gbm"),
 }
 #: Models with a hyperparameter search (:func:`tune`); the others are fitted as they are.
 TUNED = frozenset({"random_forest", "xgboost"})
 #: Linear models: standardised numeric columns, a reference level dropped, coefficient tables.
 LINEAR = frozenset({"ols", "logistic"})
+#: Models that need standardised inputs: the linear models and the MLP (policyml.nn), which the
+#: lecture insists on ("data MUST be scaled").
+SCALED = LINEAR | {"mlp"}
 #: Reference models fitted the way their benchmark was: ``folktables_gbm`` is scikit-learn's
 #: GradientBoostingClassifier with default settings on the raw PUMS codes, unweighted, as in the
 #: folktables ACSIncome baselines (Ding et al., 2021).
@@ -98,6 +102,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "dummy": {},
     "ols": {},
     "folktables_gbm": {},
+    # policyml.nn's MLP (our NumPy gradient-descent core); the pipeline config can override these
+    "mlp": {"hidden_layer_sizes": (32,), "activation": "relu", "optimizer": "adam", "learning_rate": 1e-3,
+            "batch_size": 64, "epochs": 200, "early_stopping": True, "patience": 10, "l2": 0.0},
     # C=inf is the scikit-learn >= 1.8 spelling of penalty=None (``penalty`` is deprecated).
     # Newton-Cholesky reaches the exact maximum likelihood in a few steps (lbfgs at its default
     # tolerance stopped 7e-3 away from it on 6,000 x 100 data), which the replicate SEs need.
@@ -332,26 +339,42 @@ def _as_text(frame: pd.DataFrame) -> np.ndarray:
 
 
 class DropRedundantColumns(TransformerMixin, BaseEstimator):
-    """Drop columns that are constant or exact copies of an earlier column in the training data.
+    """Drop columns that are constant or a linear combination of earlier columns in the training data.
 
-    Missing-indicator columns often repeat: an interaction ``a_x_b`` is missing exactly where ``a``
-    is, so their indicators are identical. A duplicated or constant column makes a linear design
-    singular (the unpenalised logistic Hessian cannot be factorised); for trees it adds nothing.
+    Missing-indicator columns often repeat (an interaction ``a_x_b`` is missing exactly where ``a``
+    is), and different features can code the same households: "no job in 5 years" is one occupation
+    group and the sum of two class-of-worker levels. Such columns make a linear design singular (OLS
+    coefficients unidentifiable, the unpenalised logistic Hessian impossible to factorise); for
+    trees they add nothing. With ``intercept=True`` the constant column counts as an earlier column
+    (a level whose dummies add up to one, with the intercept, is dependent too).
+
+    Columns are tested in order against an orthonormal basis of the kept ones (Gram-Schmidt, twice):
+    a column whose residual is below ``tol`` times its norm is dropped.
     """
+
+    def __init__(self, intercept: bool = False, tol: float = 1e-8):
+        self.intercept = intercept
+        self.tol = tol
 
     def fit(self, X, y=None):
         X = np.asarray(X, dtype=np.float64)
         self.n_features_in_ = X.shape[1]
-        keep = np.ones(X.shape[1], dtype=bool)
+        keep = np.zeros(X.shape[1], dtype=bool)
+        basis = []
+        if self.intercept and X.shape[0]:
+            basis.append(np.full(X.shape[0], 1 / np.sqrt(X.shape[0])))
         for j in range(X.shape[1]):
             column = X[:, j]
             if X.shape[0] == 0 or np.all(column == column[0]):
-                keep[j] = False
-                continue
-            for k in np.flatnonzero(keep[:j]):
-                if np.array_equal(column, X[:, k]):
-                    keep[j] = False
-                    break
+                continue  # constant: no information (and the intercept's double)
+            residual = column.copy()
+            for _ in range(2):  # re-orthogonalise once: classical Gram-Schmidt loses orthogonality
+                for q in basis:
+                    residual -= (q @ residual) * q
+            size = np.linalg.norm(residual)
+            if size > self.tol * max(np.linalg.norm(column), 1.0):
+                keep[j] = True
+                basis.append(residual / size)
         self.keep_ = keep
         return self
 
@@ -451,6 +474,9 @@ def _estimator(
         cls, fixed = LinearRegression, {}
     elif name == "logistic":
         cls, fixed = LogisticRegression, {}
+    elif name == "mlp":
+        cls = nn.MLPRegressor if regression else nn.MLPClassifier
+        fixed = {"random_state": random_state}
     elif name == "folktables_gbm":
         cls, fixed = GradientBoostingClassifier, {"random_state": random_state}
     elif name == "random_forest":
@@ -493,7 +519,13 @@ def make_model(
                          ("model", estimator)])
     with _routing():
         estimator.set_fit_request(sample_weight=True)
-        preprocess = make_preprocessor(numeric, categorical, scale=name in LINEAR)
+        preprocess = make_preprocessor(numeric, categorical, scale=name in SCALED, drop_reference=name in LINEAR)
+    if name in LINEAR:
+        # Different features can code the same households: "no job in 5 years" is a level of class
+        # of worker, occupation and industry alike. Identical design columns make OLS coefficients
+        # unidentifiable and the logistic Hessian singular, so a linear design keeps one of each.
+        return Pipeline([("preprocess", preprocess), ("drop_redundant", DropRedundantColumns(intercept=True)),
+                         ("model", estimator)])
     return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
@@ -874,8 +906,14 @@ def coefficient_table(
             "pass WGTP1..WGTP80 for the rows of X",
         )
     preprocess = pipeline.named_steps["preprocess"]
-    design = preprocess.transform(X)
+    design = pipeline[:-1].transform(X)
     names = [str(s) for s in preprocess.get_feature_names_out()]
+    kinds = _term_kinds(preprocess)
+    redundant = pipeline.named_steps.get("drop_redundant")
+    keep = redundant.keep_ if redundant is not None else np.ones(len(names), dtype=bool)
+    dropped = [name for name, kept in zip(names, keep) if not kept]
+    names = [name for name, kept in zip(names, keep) if kept]
+    kinds = [kind for kind, kept in zip(kinds, keep) if kept]
     full = np.concatenate([np.ravel(model.intercept_), np.ravel(model.coef_)])
 
     replicate_coefficients = np.full((REPLICATES, full.size), np.nan)
@@ -903,7 +941,7 @@ def coefficient_table(
     table = pd.DataFrame(
         {
             "term": ["(intercept)", *names],
-            "kind": ["intercept", *_term_kinds(preprocess)],
+            "kind": ["intercept", *kinds],
             "coefficient": full,
             "se": ses,
         }
@@ -920,6 +958,13 @@ def coefficient_table(
             f"|coefficient| > {SEPARATION_LOG_ODDS:g}: likely separation (no finite estimate); "
             f"{note}"
         )
+    if dropped:
+        table = pd.concat([table, pd.DataFrame({
+            "term": dropped, "kind": "redundant", "coefficient": 0.0, "se": np.nan, "moe90": np.nan,
+            "ci90_low": np.nan, "ci90_high": np.nan,
+            "note": "dropped: constant in training or a linear combination of earlier columns "
+                    "(e.g. the same households coded by another feature)",
+        })], ignore_index=True)
     references = _reference_levels(preprocess)
     if references:
         reference_rows = pd.DataFrame(

@@ -67,6 +67,8 @@ def get_final_output():
             outputs.append(f"{root}/{unit}/representativeness.csv")
             for task in UNIT_TASKS[unit]:
                 outputs += [f"{root}/{unit}/metrics/{task}.csv", f"{root}/{unit}/coefficients/{task}.csv"]
+                if "mlp" in SETTINGS.models[task]:
+                    outputs.append(f"{root}/{unit}/mlp/{task}_history.csv")
     return outputs
 
 

@@ -77,3 +77,17 @@ rule tabulate_coefficients:
         mem_mb=4000,
     script:
         "../scripts/tabulate_coefficients.py"
+
+
+use rule fit_model as fit_mlp with:
+    output:
+        model="results/{state}/{year}/{unit}/models/{task}/{model}.joblib",
+        predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
+        history="results/{state}/{year}/{unit}/{model}/{task}_history.csv",
+        architecture="results/{state}/{year}/{unit}/{model}/{task}_architecture.json",
+    wildcard_constraints:
+        model="mlp",
+    log:
+        "logs/{state}/{year}/{unit}/fit_mlp/{task}/{model}.log",
+    benchmark:
+        "results/{state}/{year}/{unit}/benchmarks/fit_mlp/{task}/{model}.tsv"

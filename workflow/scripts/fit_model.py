@@ -1,13 +1,13 @@
-"""Snakemake adapter: fit (or tune) one model for one task -> model file, predictions (+ CV results)."""
+"""Snakemake adapter: fit (or tune) one model -> model file, predictions (+ CV results; + MLP history)."""
 import json
 
 import pandas as pd
 
 from policyml.cli import script_main
 from policyml.config import load_settings
-from policyml.modelling import fit, predictions_frame, task_data
+from policyml.modelling import fit, mlp_record, predictions_frame, task_data
 from policyml.models import save_model
-from policyml.outputs import write_csv, write_parquet
+from policyml.outputs import write_csv, write_json, write_parquet
 
 
 def main(smk):
@@ -19,6 +19,10 @@ def main(smk):
     write_parquet(predictions_frame(pipeline, data), smk.output.predictions)
     if tuning is not None:
         write_csv(tuning.cv_results, smk.output.cv_results)
+    if "history" in smk.output.keys():
+        history, architecture = mlp_record(pipeline)
+        write_csv(history, smk.output.history)
+        write_json(architecture, smk.output.architecture)
 
 
 script_main(snakemake, main)
