@@ -124,9 +124,9 @@ def test_workflow_models_metrics_for_both_tasks(wy_run):
     for task, baseline in (("regression", "ols"), ("classification", "logistic")):
         table = pd.read_csv(wy_run / f"results/WY/2018/households/metrics/{task}.csv")
         levels = table[table["baseline"].isna()]
-        assert set(levels["model"]) == {"dummy", baseline, "random_forest", "xgboost"}
+        assert set(levels["model"]) == {"dummy", baseline, "random_forest", "xgboost", "mlp"}
         differences = table[table["baseline"] == baseline]
-        assert set(differences["model"]) == {"dummy", "random_forest", "xgboost"}
+        assert set(differences["model"]) == {"dummy", "random_forest", "xgboost", "mlp"}
         headline = "r2" if task == "regression" else "roc_auc"
         real = levels[(levels["metric"] == headline) & (levels["model"] != "dummy")]
         assert (real["se"] > 0).all() and (real["estimate"] > 0.2).all()
@@ -134,6 +134,19 @@ def test_workflow_models_metrics_for_both_tasks(wy_run):
         assert tuning["candidate"].nunique() == 4
         coefficients = pd.read_csv(wy_run / f"results/WY/2018/households/coefficients/{task}.csv")
         assert len(coefficients) > 10
+
+
+def test_workflow_mlp_history_and_architecture(wy_run):
+    """Check that the MLP's saved history shows learning and its parameter count fits its layers."""
+    for task in ("regression", "classification"):
+        history = pd.read_csv(wy_run / f"results/WY/2018/households/mlp/{task}_history.csv")
+        assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+        assert history["val_loss"].notna().all() and (history["lr"] > 0).all()
+        architecture = json.loads((wy_run / f"results/WY/2018/households/mlp/{task}_architecture.json").read_text())
+        inputs, hidden = architecture["n_inputs"], architecture["settings"]["hidden_layer_sizes"]
+        assert hidden == [32]
+        assert architecture["n_parameters"] == inputs * 32 + 32 + 32 + 1
+        assert architecture["best_epoch"] < architecture["epochs_run"]
 
 
 def test_workflow_acsincome_reports_folktables_baseline(wy_run):
