@@ -148,7 +148,7 @@ def test_acsincome_table_matches_folktables_filters(nm_persons, dictionary_2018)
     with zipfile.ZipFile(PUMS_2018 / "csv_pnm.zip") as archive:
         raw = pd.read_csv(archive.open("psam_p35.csv"), usecols=["AGEP", "PINCP", "WKHP", "PWGTP", "RELP"])
     kept = raw[(raw["AGEP"] > 16) & (raw["PINCP"] > 100) & (raw["WKHP"] > 0) & (raw["PWGTP"] >= 1)]
-    table = build_acsincome_table(nm_persons, dictionary_2018, {})
+    table = build_acsincome_table(nm_persons, dictionary_2018)
     frame = table.frame
     assert len(frame) == len(kept) and frame["SERIALNO"].is_unique
     assert frame["income_over_50k"].sum() == (kept["PINCP"] > 50_000).sum()

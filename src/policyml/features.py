@@ -72,10 +72,6 @@ INCOME_BRACKETS = (
 )
 
 
-def _ordered(values, labels) -> pd.Categorical:
-    return pd.Categorical(values, categories=list(labels), ordered=True)
-
-
 def education_level(schl: pd.Series) -> pd.Categorical:
     edges = [-np.inf] + [top + 0.5 for top, _ in EDUCATION_LEVELS]
     return pd.cut(schl, edges, labels=[label for _, label in EDUCATION_LEVELS], ordered=True)
@@ -386,7 +382,7 @@ ACSINCOME_CATEGORICAL = ("COW", "MAR", "OCCP", "POBP", "RELP", "SEX", "RAC1P")
 ACSINCOME_THRESHOLD = 50_000
 
 
-def build_acsincome_table(persons: pd.DataFrame, dictionary: DataDictionary, targets: dict) -> FeatureTable:
+def build_acsincome_table(persons: pd.DataFrame, dictionary: DataDictionary) -> FeatureTable:
     """The folktables ACSIncome task on person records: is the person's income above $50,000?
 
     Filters as in folktables: age over 16, income over $100, usual hours worked over 0, person
@@ -407,7 +403,6 @@ def build_acsincome_table(persons: pd.DataFrame, dictionary: DataDictionary, tar
     codes["RELP"] = pd.Series(people["relationship"].cat.codes, dtype=float)
     labels = {label: decode(people[code], dictionary, code) for code, label in LABELLED_TRAITS.items()
               if label in ("sex", "race", "disability")}
-    threshold = targets.get("person_income_threshold", ACSINCOME_THRESHOLD)
     frame = pd.concat(
         [
             pd.DataFrame({
@@ -421,7 +416,7 @@ def build_acsincome_table(persons: pd.DataFrame, dictionary: DataDictionary, tar
                     np.where(people["HISP"].gt(1), HISPANIC_LABELS[1], HISPANIC_LABELS[0]), categories=HISPANIC_LABELS),
                 "age_band": age_band(people["AGEP"]),
                 "person_income": people["PINCP"],
-                "income_over_50k": (raw_income > threshold).astype(float),
+                "income_over_50k": (raw_income > ACSINCOME_THRESHOLD).astype(float),
                 "income_bracket": income_bracket(people["PINCP"]),
             }),
             people[[c for c in people if c.startswith("PWGTP")]],

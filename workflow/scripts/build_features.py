@@ -16,7 +16,7 @@ def main(smk):
         table = build_feature_table(pd.read_parquet(smk.input.households), dictionary, spec, settings.targets)
         record = table.spec_record(spec)
     else:
-        table = build_acsincome_table(pd.read_parquet(smk.input.persons), dictionary, settings.targets)
+        table = build_acsincome_table(pd.read_parquet(smk.input.persons), dictionary)
         record = table.spec_record()
     write_parquet(table.frame, smk.output.features)
     write_json(record, smk.output.spec)
