@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Callable
 
@@ -43,8 +44,15 @@ def script_main(snakemake, step: Callable[[object], None]) -> None:
         log.error(one_line(error).removeprefix("policyml: error: "))
         logging.shutdown()
         sys.exit(1)
-    except Exception:
-        log.exception("%s failed with an unexpected error (a bug: please report it with this log)", label)
+    except Exception as error:
+        log_file = snakemake.log[0] if snakemake.log else None
+        log.error("%s failed with an unexpected %s: %s (a bug: please report it with %s)",
+                  label, type(error).__name__, error, log_file or "the traceback below")
+        if log_file:  # the traceback goes to the log, not the console
+            with open(log_file, "a", encoding="utf-8") as handle:
+                handle.write(traceback.format_exc())
+        else:
+            traceback.print_exc()
         logging.shutdown()
         sys.exit(2)
     log.info("done %s in %.1f s", label, time.perf_counter() - started)

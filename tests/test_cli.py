@@ -1,0 +1,36 @@
+"""The Snakemake script wrapper: user errors and bugs both end in one console line."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from policyml.cli import script_main
+from policyml.errors import DataError
+
+
+def fake_snakemake(tmp_path):
+    return SimpleNamespace(log=[str(tmp_path / "logs" / "step.log")], rule="fit_model", wildcards={"state": "NM"})
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "console"),
+    [
+        (DataError("the zip is truncated", "delete it and rerun"), 1,
+         "policyml: ERROR: the zip is truncated (fix: delete it and rerun)"),
+        (KeyError("WGTP"), 2, "policyml: ERROR: fit_model {'state': 'NM'} failed with an unexpected KeyError: 'WGTP'"),
+    ],
+)
+def test_script_main_prints_one_line_and_logs_details(tmp_path, capsys, error, code, console):
+    """Check the exit code, a single console line, and the traceback of a bug kept in the log only."""
+    def step(_):
+        raise error
+
+    with pytest.raises(SystemExit) as exit_info:
+        script_main(fake_snakemake(tmp_path), step)
+    assert exit_info.value.code == code
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(console)
+    log_text = (tmp_path / "logs" / "step.log").read_text()
+    assert ("Traceback" in log_text) == (code == 2)
