@@ -10,6 +10,21 @@ from policyml.cli import script_main
 from policyml.errors import DataError
 
 
+@pytest.fixture(autouse=True)
+def restore_root_logger():
+    """script_main replaces the root logger's handlers (it owns the process in Snakemake); undo it."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    for handler in root.handlers:
+        handler.close()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.captureWarnings(False)
+
+
 def fake_snakemake(tmp_path):
     return SimpleNamespace(log=[str(tmp_path / "logs" / "step.log")], rule="fit_model", wildcards={"state": "NM"})
 
