@@ -149,6 +149,21 @@ def test_workflow_mlp_history_and_architecture(wy_run):
         assert architecture["best_epoch"] < architecture["epochs_run"]
 
 
+def test_workflow_fairness_audit_explains_small_groups(wy_run):
+    """Check that WY's tiny groups are flagged or suppressed with a reason, never dropped."""
+    groups = pd.read_csv(wy_run / "results/WY/2018/households/fairness/classification_groups.csv")
+    race = groups[(groups["group_variable"] == "race") & (groups["model"] == "xgboost")
+                  & (groups["metric"] == "false_negative_rate")]
+    assert len(race) == 10  # All + the nine race categories, present or not
+    suppressed = race[race["suppressed"]]
+    assert not suppressed.empty and suppressed["estimate"].isna().all()
+    assert suppressed["reason"].str.contains("suppressed: only|no sample households").all()
+    disparities = pd.read_csv(wy_run / "results/WY/2018/households/fairness/classification_disparities.csv")
+    parity = disparities[(disparities["metric"] == "demographic_parity") & (disparities["group_variable"] == "sex")]
+    assert set(parity["model"]) >= {"logistic", "xgboost"}
+    assert (parity.loc[parity["model"] != "dummy", "difference_se"] > 0).all()  # the dummy selects no one
+
+
 def test_workflow_acsincome_reports_folktables_baseline(wy_run):
     """Check that person mode evaluates tuned XGBoost next to the folktables-style GBM, accuracy with SEs."""
     table = pd.read_csv(wy_run / "results/WY/2018/acsincome/metrics/classification.csv")

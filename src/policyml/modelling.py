@@ -194,3 +194,33 @@ def mlp_record(pipeline) -> tuple[pd.DataFrame, dict]:
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in network.get_params().items()},
     }
     return history, architecture
+
+
+#: Who the audit compares (columns of the feature table), and one intersection where cells allow.
+AUDIT_GROUPS = ("race", "hispanic_origin", "sex", "age_band", "disability", "puma_code", ("race", "sex"))
+
+
+def audit_task(
+    data: TaskData, predictions: dict[str, pd.DataFrame], threshold: float, estimates: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-group test metrics of every model (fairlearn MetricFrame, survey weights, replicate SEs)
+    and the disparities between groups; small cells flagged or suppressed with the reason."""
+    from . import fairness
+
+    groups = [g for g in AUDIT_GROUPS if all(c in data.test for c in (g if isinstance(g, tuple) else (g,)))]
+    tables, gaps = [], []
+    for name, frame in predictions.items():
+        rows = frame.loc[frame["set"] == "test"]
+        if not (rows["SERIALNO"].to_numpy() == data.test["SERIALNO"].to_numpy()).all():
+            raise DataError(f"the {name} predictions do not match the test households",
+                            f"rerun the {name} model (snakemake --forcerun for its rule)")
+        table = fairness.group_metrics(
+            data.test, data.target, rows["prediction"].to_numpy(), data.weight, groups, data.task,
+            threshold=threshold, min_n=estimates.get("min_sample", 30),
+            cv_threshold=estimates.get("cv_threshold", 0.30),
+        )
+        gaps.append(fairness.disparities(table).assign(model=name))
+        table = table.assign(model=name)
+        table.attrs = {}  # the replicate values (numpy arrays) are done with; concat compares attrs
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True), pd.concat(gaps, ignore_index=True)

@@ -66,7 +66,11 @@ def get_final_output():
         for unit in SETTINGS.units:
             outputs.append(f"{root}/{unit}/representativeness.csv")
             for task in UNIT_TASKS[unit]:
-                outputs += [f"{root}/{unit}/metrics/{task}.csv", f"{root}/{unit}/coefficients/{task}.csv"]
+                outputs += [
+                    f"{root}/{unit}/metrics/{task}.csv",
+                    f"{root}/{unit}/coefficients/{task}.csv",
+                    f"{root}/{unit}/fairness/{task}_disparities.csv",
+                ]
                 if "mlp" in SETTINGS.models[task]:
                     outputs.append(f"{root}/{unit}/mlp/{task}_history.csv")
     return outputs

@@ -91,3 +91,26 @@ use rule fit_model as fit_mlp with:
         "logs/{state}/{year}/{unit}/fit_mlp/{task}/{model}.log",
     benchmark:
         "results/{state}/{year}/{unit}/benchmarks/fit_mlp/{task}/{model}.tsv"
+
+
+rule audit_fairness:
+    input:
+        features=rules.build_features.output.features,
+        spec=rules.build_features.output.spec,
+        split=rules.split_data.output.split,
+        predictions=get_model_predictions,
+    output:
+        groups="results/{state}/{year}/{unit}/fairness/{task}_groups.csv",
+        disparities="results/{state}/{year}/{unit}/fairness/{task}_disparities.csv",
+    params:
+        config=config_for("models", "estimates"),
+    log:
+        "logs/{state}/{year}/{unit}/audit_fairness/{task}.log",
+    benchmark:
+        "results/{state}/{year}/{unit}/benchmarks/audit_fairness/{task}.tsv"
+    conda:
+        "../envs/policyml.yaml"
+    resources:
+        mem_mb=4000,
+    script:
+        "../scripts/audit_fairness.py"
