@@ -11,7 +11,9 @@ replicate-weight SEs.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -97,6 +99,17 @@ def task_data(features: pd.DataFrame, split: pd.DataFrame, spec: dict, task: str
             raise DataError(f"the {part} set has only one class of {target}",
                             "use a larger state or another low_income_threshold")
     return TaskData(task, target, weight, train, test, list(spec["numeric"]), list(spec["categorical"]), folds)
+
+
+def read_task(features_path, split_path, spec_path, task: str) -> TaskData:
+    """A task's data from the feature, split and spec files a rule receives."""
+    spec = json.loads(Path(spec_path).read_text())
+    return task_data(pd.read_parquet(features_path), pd.read_parquet(split_path), spec, task)
+
+
+def read_predictions(paths) -> dict[str, pd.DataFrame]:
+    """Prediction files by model name (the file's stem)."""
+    return {Path(path).stem: pd.read_parquet(path) for path in paths}
 
 
 def fit(name: str, data: TaskData, options: dict, seed: int, n_jobs: int = 1):

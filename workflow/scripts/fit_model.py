@@ -1,19 +1,14 @@
 """Snakemake adapter: fit (or tune) one model -> model file, predictions (+ CV results; + MLP history)."""
-import json
-
-import pandas as pd
-
 from policyml.cli import script_main
 from policyml.config import load_settings
-from policyml.modelling import fit, mlp_record, predictions_frame, task_data
+from policyml.modelling import fit, mlp_record, predictions_frame, read_task
 from policyml.models import save_model
 from policyml.outputs import write_csv, write_json, write_parquet
 
 
 def main(smk):
     settings = load_settings(smk.params.config)
-    spec = json.loads(open(smk.input.spec).read())
-    data = task_data(pd.read_parquet(smk.input.features), pd.read_parquet(smk.input.split), spec, smk.wildcards.task)
+    data = read_task(smk.input.features, smk.input.split, smk.input.spec, smk.wildcards.task)
     pipeline, tuning = fit(smk.wildcards.model, data, settings.models, settings.seed, n_jobs=smk.threads)
     save_model(pipeline, smk.output.model)
     write_parquet(predictions_frame(pipeline, data), smk.output.predictions)
