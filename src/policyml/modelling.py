@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import metrics, models, nn
+from . import fairness, metrics, models, nn
 from .errors import ConfigError, DataError
-from .survey import SurveyDesign
+from .survey import SurveyDesign, reliability_options
 
 REPLICATES = 80
 
@@ -143,21 +143,25 @@ def predictions_frame(pipeline, data: TaskData) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def evaluate_task(
-    data: TaskData, predictions: dict[str, pd.DataFrame], threshold: float, estimates: dict
-) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Test-set metrics with replicate SEs (and differences from the baseline); calibration for classification."""
-    test = data.test
-    design = SurveyDesign.from_frame(
-        test, data.weight, cv_threshold=estimates.get("cv_threshold", 0.30), min_n=estimates.get("min_sample", 30)
-    )
+def test_scores(data: TaskData, predictions: dict[str, pd.DataFrame]) -> dict[str, np.ndarray]:
+    """Each model's test-set predictions, checked to be for the task's test households in order."""
     scores = {}
     for name, frame in predictions.items():
         rows = frame.loc[frame["set"] == "test"]
-        if not (rows["SERIALNO"].to_numpy() == test["SERIALNO"].to_numpy()).all():
+        if not (rows["SERIALNO"].to_numpy() == data.test["SERIALNO"].to_numpy()).all():
             raise DataError(f"the {name} predictions do not match the test households",
                             f"rerun the {name} model (snakemake --forcerun for its rule)")
         scores[name] = rows["prediction"].to_numpy()
+    return scores
+
+
+def evaluate_task(
+    data: TaskData, predictions: dict[str, pd.DataFrame], threshold: float, estimates: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Test-set metrics with replicate SEs (and differences from the baseline), and calibration bins."""
+    test = data.test
+    design = SurveyDesign.from_frame(test, data.weight, **reliability_options(estimates))
+    scores = test_scores(data, predictions)
     y = test[data.target].to_numpy(dtype=float)
     baseline = TASKS[data.task].baseline if TASKS[data.task].baseline in scores else None
     table = metrics.evaluate(design, y, scores, data.task, threshold=threshold, baseline=baseline)
@@ -218,22 +222,13 @@ def audit_task(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per-group test metrics of every model (fairlearn MetricFrame, survey weights, replicate SEs)
     and the disparities between groups; small cells flagged or suppressed with the reason."""
-    from . import fairness
-
     groups = [g for g in AUDIT_GROUPS if all(c in data.test for c in (g if isinstance(g, tuple) else (g,)))]
     tables, gaps = [], []
-    for name, frame in predictions.items():
-        rows = frame.loc[frame["set"] == "test"]
-        if not (rows["SERIALNO"].to_numpy() == data.test["SERIALNO"].to_numpy()).all():
-            raise DataError(f"the {name} predictions do not match the test households",
-                            f"rerun the {name} model (snakemake --forcerun for its rule)")
-        table = fairness.group_metrics(
-            data.test, data.target, rows["prediction"].to_numpy(), data.weight, groups, data.task,
-            threshold=threshold, min_n=estimates.get("min_sample", 30),
-            cv_threshold=estimates.get("cv_threshold", 0.30),
+    for name, score in test_scores(data, predictions).items():
+        result = fairness.group_metric_values(
+            data.test, data.target, score, data.weight, groups, data.task,
+            threshold=threshold, **reliability_options(estimates),
         )
-        gaps.append(fairness.disparities(table).assign(model=name))
-        table = table.assign(model=name)
-        table.attrs = {}  # the replicate values (numpy arrays) are done with; concat compares attrs
-        tables.append(table)
+        gaps.append(fairness.disparities(result.table, result.replicates).assign(model=name))
+        tables.append(result.table.assign(model=name))
     return pd.concat(tables, ignore_index=True), pd.concat(gaps, ignore_index=True)

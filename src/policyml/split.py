@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedKFold, train_test_split
 
 from .errors import DataError
-from .survey import SurveyDesign
+from .survey import SurveyDesign, reliability_options
 
 GROUP_COLUMNS = ("income_bracket", "race", "hispanic_origin", "sex", "age_band", "puma_code")
 
@@ -57,10 +57,7 @@ def representativeness(
     frame: pd.DataFrame, split: pd.DataFrame, estimates: dict | None = None, weight: str = "WGTP"
 ) -> pd.DataFrame:
     """Weighted share of each group in the whole state, the training set and the test set (with SEs)."""
-    options = estimates or {}
-    design = SurveyDesign.from_frame(
-        frame, weight, cv_threshold=options.get("cv_threshold", 0.30), min_n=options.get("min_sample", 30)
-    )
+    design = SurveyDesign.from_frame(frame, weight, **reliability_options(estimates))
     sets = {"all": np.ones(len(frame), dtype=bool)} | {s: (split["set"] == s).to_numpy() for s in ("train", "test")}
     rows = []
     for column in GROUP_COLUMNS:

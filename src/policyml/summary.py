@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from .published import PublishedEstimate
-from .survey import SurveyDesign
+from .survey import SurveyDesign, reliability_options
 
 # variables whose missingness we report: canonical column -> readable name
 MISSINGNESS_VARIABLES = {
@@ -36,11 +36,7 @@ GROUP_VARIABLES = ("race", "hispanic_origin", "sex", "age_band")
 
 
 def design_for(households: pd.DataFrame, estimates: dict | None = None) -> SurveyDesign:
-    options = estimates or {}
-    return SurveyDesign.from_frame(
-        households, "WGTP",
-        cv_threshold=options.get("cv_threshold", 0.30), min_n=options.get("min_sample", 30),
-    )
+    return SurveyDesign.from_frame(households, "WGTP", **reliability_options(estimates))
 
 
 def compare_with_published(ours, published: PublishedEstimate) -> dict:

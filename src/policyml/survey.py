@@ -191,6 +191,12 @@ class Estimate:
         }
 
 
+def reliability_options(estimates: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The config's ``estimates`` section (cv_threshold, min_sample) as SurveyDesign arguments."""
+    estimates = estimates or {}
+    return {"cv_threshold": estimates.get("cv_threshold", CV_THRESHOLD), "min_n": estimates.get("min_sample", MIN_N)}
+
+
 def estimates_frame(mapping: Mapping[str, Estimate]) -> pd.DataFrame:
     """Return a tidy table of named estimates.
 
