@@ -233,7 +233,8 @@ def _puma(frame: pd.DataFrame, period: SurveyPeriod) -> tuple[pd.Series, pd.Seri
         return codes.where(~codes.isin(["", "-0009", "-9"]))
 
     if "PUMA" in frame:
-        vintage = 2020 if period.survey == ONE_YEAR and period.year >= 2022 else 2010
+        # one PUMA column: the period's vintage (files straddling 2022 carry PUMA10/PUMA20 instead)
+        vintage = period.puma_vintages[0]
         return valid("PUMA").str.zfill(5), pd.Series(vintage, index=frame.index, dtype="int16")
     puma10, puma20 = valid("PUMA10") if "PUMA10" in frame else None, valid("PUMA20") if "PUMA20" in frame else None
     if puma20 is not None:
