@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import fairness, metrics, models, nn
 from .errors import ConfigError, DataError
+from .split import cv_folds
 from .survey import SurveyDesign, reliability_options
 
 REPLICATES = 80
@@ -90,8 +91,7 @@ def task_data(features: pd.DataFrame, split: pd.DataFrame, spec: dict, task: str
     has_target = features[target].notna().to_numpy()
     is_train = split["set"].eq("train").to_numpy() & has_target
     is_test = split["set"].eq("test").to_numpy() & has_target
-    folds_of_train = split.loc[is_train, "fold"].to_numpy()
-    folds = [(np.flatnonzero(folds_of_train != k), np.flatnonzero(folds_of_train == k)) for k in np.unique(folds_of_train)]
+    folds = cv_folds(split, rows=has_target)
     train = features.loc[is_train].reset_index(drop=True)
     test = features.loc[is_test].reset_index(drop=True)
     for part, frame in (("training", train), ("test", test)):

@@ -47,9 +47,15 @@ def split_households(frame: pd.DataFrame, test_size: float, cv_folds: int, min_c
     return pd.DataFrame({"SERIALNO": frame["SERIALNO"].to_numpy(), "set": sets, "fold": fold})
 
 
-def cv_folds(split: pd.DataFrame) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(train, validation) positions within the training rows, in the training rows' order."""
-    folds = split.loc[split["set"] == "train", "fold"].to_numpy()
+def cv_folds(split: pd.DataFrame, rows=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, validation) positions within the training rows, in the training rows' order.
+
+    ``rows`` (a boolean mask over the split) narrows the training rows, e.g. to those with a target.
+    """
+    training = split["set"].eq("train").to_numpy()
+    if rows is not None:
+        training &= np.asarray(rows, dtype=bool)
+    folds = split.loc[training, "fold"].to_numpy()
     return [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in np.unique(folds)]
 
 
