@@ -54,7 +54,7 @@ def cv_folds(split: pd.DataFrame, rows=None) -> list[tuple[np.ndarray, np.ndarra
     """
     training = split["set"].eq("train").to_numpy()
     if rows is not None:
-        training &= np.asarray(rows, dtype=bool)
+        training = training & np.asarray(rows, dtype=bool)
     folds = split.loc[training, "fold"].to_numpy()
     return [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in np.unique(folds)]
 
