@@ -226,16 +226,8 @@ def group_metric_values(
         )
     design = SurveyDesign.from_frame(frame, weight_prefix, cv_threshold=cv_threshold, min_n=min_n)
     matrix = design.matrix
-    y = _column_or_vector(frame, y_true, "y_true")
-    predicted = _column_or_vector(frame, prediction, "predictions")
-    for what, vector in (("y_true", y), ("predictions", predicted)):
-        bad = ~np.isfinite(vector)
-        if bad.any():
-            raise DataError(
-                f"{what} have {int(bad.sum())} missing or infinite values "
-                f"(first at row {int(np.argmax(bad))})",
-                "predict for every test row and drop rows without an outcome before evaluating",
-            )
+    y = M.checked_vector(design, _column(frame, y_true, "y_true"), "y_true")
+    predicted = M.checked_vector(design, _column(frame, prediction, "predictions"), "predictions")
     specs = _specs(frame, groups)
 
     def metric(name: str) -> Callable[..., Any]:
@@ -277,18 +269,13 @@ def _registry(task: str) -> dict[str, Callable[..., Any]]:
     raise ConfigError(f"unknown task {task!r}", "use task='regression' or task='classification'")
 
 
-def _column_or_vector(frame: pd.DataFrame, values: Any, what: str) -> np.ndarray:
+def _column(frame: pd.DataFrame, values: Any, what: str) -> Any:
+    """A column of ``frame`` when ``values`` names one, else the values themselves."""
     if isinstance(values, str):
         if values not in frame.columns:
             raise DataError(f"{what} column {values!r} is not in the frame", "pass a column name or values")
-        values = frame[values]
-    vector = M._vector(values, what)
-    if vector.shape[0] != len(frame):
-        raise DataError(
-            f"{what} have {vector.shape[0]} values but the frame has {len(frame)} rows",
-            "pass one value per test row, in the frame's row order",
-        )
-    return vector
+        return frame[values]
+    return values
 
 
 def _specs(

@@ -493,9 +493,9 @@ def _validated_inputs(
             f"baseline {baseline!r} is not one of the models: {', '.join(map(str, predictions))}",
             "pass baseline=None or the name of one of the models in predictions",
         )
-    y = _checked_vector(design, y_true, "y_true")
+    y = checked_vector(design, y_true, "y_true")
     scores = {
-        model: _checked_vector(design, values, f"predictions of model {model!r}")
+        model: checked_vector(design, values, f"predictions of model {model!r}")
         for model, values in predictions.items()
     }
     if task == "classification":
@@ -514,7 +514,7 @@ def _validated_inputs(
     return y, scores
 
 
-def _checked_vector(design: SurveyDesign, values: Any, what: str) -> np.ndarray:
+def checked_vector(design: SurveyDesign, values: Any, what: str) -> np.ndarray:
     """Return values as a float vector with one finite value per design record."""
     vector = _vector(values, what)
     if vector.shape[0] != design.n_records:
