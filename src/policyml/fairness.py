@@ -139,10 +139,7 @@ def group_metrics(
     weight_prefix: str,
     groups: Sequence[str | tuple[str, ...]],
     task: str,
-    threshold: float = 0.5,
-    min_n: int = MIN_N,
-    cv_threshold: float = CV_THRESHOLD,
-    suppress_below: int = SUPPRESS_BELOW,
+    **options: Any,
 ) -> pd.DataFrame:
     """Weighted model metrics per group of each sensitive variable, with SDR standard errors.
 
@@ -162,11 +159,11 @@ def group_metrics(
     task : {"regression", "classification"}
         Regression metrics: mae, bias, r2. Classification: selection_rate, false_negative_rate,
         false_positive_rate, precision.
-    threshold, min_n, cv_threshold
-        Classification threshold; minimum sample households and maximum CV of a reliable estimate
-        (bias, a signed metric, is not judged by CV).
-    suppress_below : int
-        Groups with fewer sample households are suppressed (estimate NaN); default 10.
+    **options
+        ``threshold`` (classification, 0.5), ``min_n`` (30) and ``cv_threshold`` (0.30) of a
+        reliable estimate (bias, a signed metric, is not judged by CV), ``suppress_below``
+        (groups with fewer sample households are suppressed, estimate NaN; 10): the keyword
+        arguments of :func:`group_metric_values`.
 
     Returns
     -------
@@ -176,18 +173,7 @@ def group_metrics(
         ``table.attrs["replicates"]`` (used by :func:`disparities`); :func:`group_metric_values`
         returns them explicitly.
     """
-    result = group_metric_values(
-        frame,
-        y_true,
-        prediction,
-        weight_prefix,
-        groups,
-        task,
-        threshold,
-        min_n,
-        cv_threshold,
-        suppress_below,
-    )
+    result = group_metric_values(frame, y_true, prediction, weight_prefix, groups, task, **options)
     table = result.table
     table.attrs["replicates"] = result.replicates
     return table
