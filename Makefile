@@ -18,6 +18,7 @@ run: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES)
 
 test: $(BIN)/.installed
+	tools/install-system-packages.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed

@@ -10,7 +10,11 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 # PyPI name -> conda-forge name where they differ
-CONDA_NAMES = {"xgboost-cpu": "xgboost"}
+CONDA_NAMES = {"xgboost-cpu": "xgboost", "pypandoc_binary": "pypandoc"}
+# conda-only additions: Quarto renders the report; pypandoc from conda-forge ships no pandoc binary
+CONDA_EXTRAS = {"quarto", "pandoc"}
+# packages the workflow driver and the tests need, not the rules' jobs
+DRIVER_ONLY = {"snakemake", "snakemake-executor-plugin-slurm", "pytest", "selenium"}
 
 
 def _name(requirement: str) -> str:
@@ -23,16 +27,16 @@ def _conda_packages(path: Path) -> set[str]:
 
 
 def test_packaging_environment_lists_pyproject_dependencies():
-    """Check that environment.yml has exactly pyproject's packages (+ pytest) plus quarto."""
+    """Check that environment.yml has exactly pyproject's packages (+ pytest) plus quarto and pandoc."""
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     pip_names = {_name(r) for r in project["dependencies"] + project["optional-dependencies"]["test"]}
-    expected = {CONDA_NAMES.get(n, n) for n in pip_names} | {"quarto"}
+    expected = {CONDA_NAMES.get(n, n) for n in pip_names} | CONDA_EXTRAS
     assert _conda_packages(REPO / "environment.yml") == expected
 
 
 def test_packaging_rule_env_mirrors_environment():
     """Check that the rules' conda env has the runtime packages of environment.yml."""
-    runtime = _conda_packages(REPO / "environment.yml") - {"snakemake", "pytest"}
+    runtime = _conda_packages(REPO / "environment.yml") - DRIVER_ONLY
     assert _conda_packages(REPO / "workflow" / "envs" / "policyml.yaml") == runtime
 
 
