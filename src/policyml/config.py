@@ -91,6 +91,8 @@ class Settings:
     features: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
+    fairness: dict = field(default_factory=dict)
+    explain: dict = field(default_factory=dict)
 
     @property
     def state_years(self) -> list[tuple[str, str]]:
@@ -127,4 +129,6 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
         features=filled["features"],
         split=filled["split"],
         models=filled["models"],
+        fairness=filled["fairness"],
+        explain=filled["explain"],
     )

@@ -34,7 +34,7 @@ INCOME_DERIVED = {
     **{f"alloc_{c}": "income allocation flag" for c in ("PINCP", "WAGP", "SEMP", "PERNP")},
 }
 
-PROTECTED = ("race", "hispanic_origin", "sex", "age", "age_band", "disability")
+PROTECTED = ("race", "hispanic_origin", "sex", "age", "age_band", "disability", "nativity")
 
 EDUCATION_LEVELS = (
     (15, "Less than high school"),

@@ -214,7 +214,7 @@ def mlp_record(pipeline) -> tuple[pd.DataFrame, dict]:
 
 
 #: Who the audit compares (columns of the feature table), and one intersection where cells allow.
-AUDIT_GROUPS = ("race", "hispanic_origin", "sex", "age_band", "disability", "puma_code", ("race", "sex"))
+AUDIT_GROUPS = ("race", "hispanic_origin", "sex", "age_band", "disability", "nativity", "puma_code", ("race", "sex"))
 
 
 def audit_task(
