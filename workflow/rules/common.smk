@@ -39,6 +39,17 @@ wildcard_constraints:
 PERIOD_KEYS = ("year", "survey", "allow_experimental_2020", "seed")  # not states: rules are per state
 
 
+def memory(base_mb, per_input_mb=0):
+    """A mem_mb callable: base_mb plus per_input_mb for each MB of the job's input files (so a
+    large state asks the scheduler for more), doubled on each retry after running out of memory.
+    Measured in benchmarks/: about 260 MB of imports, then roughly linear in households."""
+
+    def mem_mb(wildcards, input, attempt):
+        return int((base_mb + per_input_mb * input.size_mb) * 2 ** (attempt - 1))
+
+    return mem_mb
+
+
 def config_for(*sections):
     """The survey period plus the named config sections, for one step's params. Passing only
     these means that editing, say, the features section reruns the feature step and what

@@ -12,8 +12,9 @@ rule build_features:
         "results/{state}/{year}/{unit}/benchmarks/build_features.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(1000, 60),
     script:
         "../scripts/build_features.py"
 
@@ -33,7 +34,8 @@ rule split_data:
         "results/{state}/{year}/{unit}/benchmarks/split_data.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(1000, 60),
     script:
         "../scripts/split_data.py"

@@ -9,8 +9,9 @@ rule fetch_persons:
         "results/{state}/{year}/benchmarks/fetch_persons.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(3000),
     script:
         "../scripts/fetch_persons.py"
 
@@ -26,7 +27,8 @@ rule fetch_housing:
         "results/{state}/{year}/benchmarks/fetch_housing.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(3000),
     script:
         "../scripts/fetch_housing.py"

@@ -12,7 +12,8 @@ rule build_households:
         "results/{state}/{year}/benchmarks/build_households.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(1000, 60),
     script:
         "../scripts/build_households.py"

@@ -16,8 +16,9 @@ rule fit_model:
         "results/{state}/{year}/{unit}/benchmarks/fit_model/{task}/{model}.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(1000, 100),
     script:
         "../scripts/fit_model.py"
 
@@ -29,7 +30,9 @@ use rule fit_model as tune_model with:
         cv_results="results/{state}/{year}/{unit}/tuning/{task}/{model}.csv",
     wildcard_constraints:
         model="random_forest|xgboost",
-    threads: 2
+    threads: 4
+    resources:
+        mem_mb=memory(1500, 150),
     log:
         "logs/{state}/{year}/{unit}/tune_model/{task}/{model}.log",
     benchmark:
@@ -53,8 +56,9 @@ rule evaluate_models:
         "results/{state}/{year}/{unit}/benchmarks/evaluate_models/{task}.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(1000, 60),
     script:
         "../scripts/evaluate_models.py"
 
@@ -73,8 +77,9 @@ rule tabulate_coefficients:
         "results/{state}/{year}/{unit}/benchmarks/tabulate_coefficients/{task}.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(1000, 100),
     script:
         "../scripts/tabulate_coefficients.py"
 
@@ -110,7 +115,8 @@ rule audit_fairness:
         "results/{state}/{year}/{unit}/benchmarks/audit_fairness/{task}.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=memory(1000, 60),
     script:
         "../scripts/audit_fairness.py"

@@ -12,7 +12,8 @@ rule summarize_data:
         "results/{state}/{year}/benchmarks/summarize_data.tsv"
     conda:
         "../envs/policyml.yaml"
+    threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=memory(1000, 40),
     script:
         "../scripts/summarize_data.py"
