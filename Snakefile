@@ -15,6 +15,9 @@ include: "workflow/rules/households.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/fairness.smk"
+include: "workflow/rules/explain.smk"
+include: "workflow/rules/scenarios.smk"
 
 
 rule all:

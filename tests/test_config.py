@@ -14,7 +14,7 @@ from policyml.schema import SurveyPeriod
 CONFIG_YAML = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 TOP_LEVEL_KEYS = (
     "allow_experimental_2020, data, estimates, explain, fairness, features, housing_file, models, "
-    "published, seed, split, states, survey, targets, units, year"
+    "published, scenarios, seed, split, states, survey, targets, units, year"
 )
 
 

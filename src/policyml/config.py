@@ -93,6 +93,7 @@ class Settings:
     models: dict = field(default_factory=dict)
     fairness: dict = field(default_factory=dict)
     explain: dict = field(default_factory=dict)
+    scenarios: dict = field(default_factory=dict)
 
     @property
     def state_years(self) -> list[tuple[str, str]]:
@@ -131,4 +132,5 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
         models=filled["models"],
         fairness=filled["fairness"],
         explain=filled["explain"],
+        scenarios=filled["scenarios"],
     )

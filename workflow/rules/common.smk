@@ -26,6 +26,9 @@ RUN_CONFIG = {
     "features": SETTINGS.features,
     "split": SETTINGS.split,
     "models": SETTINGS.models,
+    "fairness": SETTINGS.fairness,
+    "explain": SETTINGS.explain,
+    "scenarios": SETTINGS.scenarios,
     "units": list(SETTINGS.units),
 }
 
@@ -81,9 +84,14 @@ def get_final_output():
                     f"{root}/{unit}/metrics/{task}.csv",
                     f"{root}/{unit}/coefficients/{task}.csv",
                     f"{root}/{unit}/fairness/{task}_disparities.csv",
+                    f"{root}/{unit}/explain/{task}_importance.csv",
                 ]
+                if unit == "households" and task == "classification":
+                    outputs.append(f"{root}/{unit}/fairness/{task}_mitigation.csv")
                 if "mlp" in SETTINGS.models[task]:
                     outputs.append(f"{root}/{unit}/mlp/{task}_history.csv")
+        if "households" in SETTINGS.units and SETTINGS.scenarios["list"]:
+            outputs.append(f"{root}/households/scenarios.csv")
     return outputs
 
 
@@ -107,6 +115,23 @@ def get_model_predictions(wildcards):
     ]
 
 
+MODEL_FILE = "results/{state}/{year}/{unit}/models/{task}/{model}.joblib"
+
+
+def model_file(wildcards, task, model, unit=None):
+    """Where the model rules save a fitted model."""
+    return MODEL_FILE.format(state=wildcards.state, year=wildcards.year, unit=unit or wildcards.unit,
+                             task=task, model=model)
+
+
+def get_task_models(wildcards):
+    return [model_file(wildcards, wildcards.task, model) for model in unit_models(wildcards.unit, wildcards.task)]
+
+
+def get_scenario_models(wildcards):
+    return {task: model_file(wildcards, task, model, unit="households")
+            for task, model in SETTINGS.scenarios["model"].items()}
+
+
 def get_linear_model(wildcards):
-    model = LINEAR_BASELINE[wildcards.task]
-    return f"results/{wildcards.state}/{wildcards.year}/{wildcards.unit}/models/{wildcards.task}/{model}.joblib"
+    return model_file(wildcards, wildcards.task, LINEAR_BASELINE[wildcards.task])

@@ -4,7 +4,7 @@ rule fit_model:
         spec=rules.build_features.output.spec,
         split=rules.split_data.output.split,
     output:
-        model="results/{state}/{year}/{unit}/models/{task}/{model}.joblib",
+        model=MODEL_FILE,
         predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
     wildcard_constraints:
         model="dummy|ols|logistic|folktables_gbm",
@@ -25,7 +25,7 @@ rule fit_model:
 
 use rule fit_model as tune_model with:
     output:
-        model="results/{state}/{year}/{unit}/models/{task}/{model}.joblib",
+        model=MODEL_FILE,
         predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
         cv_results="results/{state}/{year}/{unit}/tuning/{task}/{model}.csv",
     wildcard_constraints:
@@ -86,7 +86,7 @@ rule tabulate_coefficients:
 
 use rule fit_model as fit_mlp with:
     output:
-        model="results/{state}/{year}/{unit}/models/{task}/{model}.joblib",
+        model=MODEL_FILE,
         predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
         history="results/{state}/{year}/{unit}/{model}/{task}_history.csv",
         architecture="results/{state}/{year}/{unit}/{model}/{task}_architecture.json",
@@ -96,27 +96,3 @@ use rule fit_model as fit_mlp with:
         "logs/{state}/{year}/{unit}/fit_mlp/{task}/{model}.log",
     benchmark:
         "results/{state}/{year}/{unit}/benchmarks/fit_mlp/{task}/{model}.tsv"
-
-
-rule audit_fairness:
-    input:
-        features=rules.build_features.output.features,
-        spec=rules.build_features.output.spec,
-        split=rules.split_data.output.split,
-        predictions=get_model_predictions,
-    output:
-        groups="results/{state}/{year}/{unit}/fairness/{task}_groups.csv",
-        disparities="results/{state}/{year}/{unit}/fairness/{task}_disparities.csv",
-    params:
-        config=config_for("models", "estimates"),
-    log:
-        "logs/{state}/{year}/{unit}/audit_fairness/{task}.log",
-    benchmark:
-        "results/{state}/{year}/{unit}/benchmarks/audit_fairness/{task}.tsv"
-    conda:
-        "../envs/policyml.yaml"
-    threads: 1
-    resources:
-        mem_mb=memory(1000, 60),
-    script:
-        "../scripts/audit_fairness.py"
