@@ -18,6 +18,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/fairness.smk"
 include: "workflow/rules/explain.smk"
 include: "workflow/rules/scenarios.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -1,4 +1,5 @@
 # Config validation, wildcard constraints and small helpers. Logic lives in src/policyml.
+import os
 import sys
 
 from policyml.config import load_settings
@@ -90,9 +91,51 @@ def get_final_output():
                     outputs.append(f"{root}/{unit}/fairness/{task}_mitigation.csv")
                 if "mlp" in SETTINGS.models[task]:
                     outputs.append(f"{root}/{unit}/mlp/{task}_history.csv")
-        if "households" in SETTINGS.units and SETTINGS.scenarios["list"]:
-            outputs.append(f"{root}/households/scenarios.csv")
+        if "households" in SETTINGS.units:
+            outputs.append(f"{root}/report.html")
+    if "households" in SETTINGS.units and len(SETTINGS.state_years) > 1:
+        outputs.append("results/index.html")
     return outputs
+
+
+# the report's source, and every state-year of the run as "{state}/{period}"
+REPORT_QMD = os.path.join(workflow.basedir, "report", "report.qmd")
+STATE_YEARS = [f"{state}/{period}" for state, period in SETTINGS.state_years]
+
+
+def get_report_inputs(wildcards):
+    """Every file report.qmd reads (the households analysis; tuning files of the tuned models)."""
+    root = f"results/{wildcards.state}/{wildcards.year}"
+    unit = f"{root}/households"
+    inputs = {
+        "summary": f"{root}/data_summary.json",
+        "missing_data": f"{root}/missing_data.csv",
+        "households": f"{root}/households.parquet",
+        "pumas": f"{root}/puma_estimates.csv",
+        "features": f"{unit}/features.parquet",
+        "spec": f"{unit}/feature_spec.json",
+        "split": f"{unit}/split.parquet",
+        "representativeness": f"{unit}/representativeness.csv",
+        "mitigation": f"{unit}/fairness/classification_mitigation.csv",
+        "scenarios": f"{unit}/scenarios.csv",
+    }
+    for task in UNIT_TASKS["households"]:
+        models = SETTINGS.models[task]
+        inputs |= {
+            f"metrics_{task}": f"{unit}/metrics/{task}.csv",
+            f"calibration_{task}": f"{unit}/metrics/{task}_calibration.csv",
+            f"coefficients_{task}": f"{unit}/coefficients/{task}.csv",
+            f"groups_{task}": f"{unit}/fairness/{task}_groups.csv",
+            f"disparities_{task}": f"{unit}/fairness/{task}_disparities.csv",
+            f"importance_{task}": f"{unit}/explain/{task}_importance.csv",
+            f"shap_{task}": f"{unit}/explain/{task}_shap.parquet",
+            f"shap_groups_{task}": f"{unit}/explain/{task}_shap_groups.csv",
+        }
+        inputs |= {f"tuning_{task}_{m}": f"{unit}/tuning/{task}/{m}.csv" for m in models if m in ("random_forest", "xgboost")}
+        if "mlp" in models:
+            inputs |= {f"mlp_{task}": f"{unit}/mlp/{task}_history.csv",
+                       f"architecture_{task}": f"{unit}/mlp/{task}_architecture.json"}
+    return inputs
 
 
 def get_feature_inputs(wildcards):
