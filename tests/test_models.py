@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+import xgboost
+from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import log_loss, root_mean_squared_error
 from sklearn.model_selection import ParameterSampler
@@ -415,26 +418,180 @@ def test_coefficient_table_rejects_tree_model(data):
 # --------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "task"), [("xgboost", "classification"), ("ols", "regression")])
-def test_save_load_round_trip_predicts_identically(data, tmp_path, name, task):
-    """Check that a reloaded pipeline predicts identically and no temp file is left behind."""
-    pipeline = fit(name, task, data)
-    path = models.save_model(pipeline, tmp_path / "models" / f"{name}.joblib")
-    loaded = models.load_model(path)
+#: Every model kind, with small settings so the round trips run in seconds.
+MODEL_KINDS = [(task, name) for task, names in models.MODELS.items() for name in names]
+SMALL = {"random_forest": {"n_estimators": 20}, "xgboost": {"n_estimators": 30}, "mlp": {"epochs": 5},
+         "folktables_gbm": {"n_estimators": 20}}
+
+
+def fit_small(name: str, task: str, data: dict):
+    """A fitted pipeline of any kind (folktables_gbm takes numeric codes only)."""
+    y = data["y"] if task == "regression" else data["y_class"]
+    categorical = [] if name == "folktables_gbm" else CATEGORICAL
+    return models.fit_model(name, task, data["X"], y, data["weights"], params=SMALL.get(name),
+                            numeric=NUMERIC, categorical=categorical)
+
+
+def rewrite_member(path, member: str, edit) -> None:
+    """Rewrite one member of a model file (a zip) with ``edit(bytes) -> bytes``."""
+    with zipfile.ZipFile(path) as archive:
+        contents = {name: archive.read(name) for name in archive.namelist()}
+    contents[member] = edit(contents[member])
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in contents.items():
+            archive.writestr(name, content)
+
+
+@pytest.mark.parametrize(("task", "name"), MODEL_KINDS)
+def test_save_load_round_trip_predicts_identically(data, tmp_path, task, name):
+    """Check that every model kind reloads from its skops file with bit-identical predictions."""
+    pipeline = fit_small(name, task, data)
+    path = models.save_model(pipeline, tmp_path / "models" / f"{name}.skops")
+    loaded = models.load_model(path, within=tmp_path)
     np.testing.assert_array_equal(
         models.predict(loaded, task, data["X"]), models.predict(pipeline, task, data["X"])
     )
-    assert sorted(p.name for p in path.parent.iterdir()) == [f"{name}.joblib"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [f"{name}.skops"]  # no temp file left
 
 
-def test_load_model_rejects_other_files(tmp_path):
-    """Check that loading a missing or foreign file raises DataError."""
-    with pytest.raises(DataError, match="not found"):
-        models.load_model(tmp_path / "absent.joblib")
-    other = tmp_path / "other.joblib"
-    other.write_bytes(b"not a pickle")
-    with pytest.raises(DataError, match="cannot read"):
-        models.load_model(other)
+def test_save_model_writes_no_pickle_and_xgboost_json(data, tmp_path):
+    """Check that the file is a zip with a versioned header and the booster as XGBoost JSON."""
+    pipeline = fit_small("xgboost", "regression", data)
+    path = models.save_model(pipeline, tmp_path / "xgboost.skops")
+    with zipfile.ZipFile(path) as archive:
+        header = json.loads(archive.read("policyml.json"))
+        booster_json = archive.read("xgboost/0.json")
+        assert not [n for n in archive.namelist() if n.endswith((".pkl", ".pickle", ".joblib"))]
+    assert (header["format"], header["version"]) == ("policyml-model", 2)
+    assert header["sklearn"] == sklearn.__version__ and header["xgboost"] == xgboost.__version__
+    assert "learner" in json.loads(booster_json)
+    # the JSON alone, in a fresh XGBoost model, predicts what the pipeline predicts
+    fresh = xgboost.XGBRegressor()
+    fresh.load_model(bytearray(booster_json))
+    design = pipeline.named_steps["preprocess"].transform(data["X"])
+    np.testing.assert_array_equal(fresh.predict(design), pipeline.predict(data["X"]))
+
+
+@pytest.mark.parametrize("name", ["random_forest", "xgboost", "mlp"])
+def test_save_model_same_model_same_bytes(data, tmp_path, name):
+    """Check that saving one fitted model twice writes byte-identical files."""
+    pipeline = fit_small(name, "classification", data)
+    first = models.save_model(pipeline, tmp_path / "first.skops").read_bytes()
+    second = models.save_model(pipeline, tmp_path / "second.skops").read_bytes()
+    assert first == second
+
+
+def test_load_model_keeps_weight_requests(data, tmp_path):
+    """Check that a reloaded pipeline still routes sample_weight to the model, not the scaler."""
+    pipeline = fit_small("ols", "regression", data)
+    loaded = models.load_model(models.save_model(pipeline, tmp_path / "ols.skops"))
+    with sklearn.config_context(enable_metadata_routing=True):
+        model_request = loaded.named_steps["model"].get_metadata_routing().fit.requests
+        scaler = loaded.named_steps["preprocess"].named_transformers_["numeric"].named_steps["scale"]
+        scaler_request = scaler.get_metadata_routing().fit.requests
+        refit = sklearn.clone(loaded).fit(data["X"], data["y"], sample_weight=data["weights"])
+    assert model_request["sample_weight"] is True and scaler_request["sample_weight"] is False
+    direct = LinearRegression().fit(design(pipeline, data["X"])[:, pipeline.named_steps["drop_redundant"].keep_],
+                                    data["y"], sample_weight=data["weights"])
+    np.testing.assert_allclose(refit.named_steps["model"].coef_, direct.coef_, rtol=1e-8, atol=1e-10)
+
+
+def test_load_model_refuses_untrusted_function(data, tmp_path):
+    """Check that a file naming os.system as a transformer function is refused before anything runs."""
+    path = models.save_model(fit_small("ols", "regression", data), tmp_path / "ols.skops")
+
+    def to_system(schema: bytes) -> bytes:
+        text = schema.decode()
+        assert '"__class__": "_as_float", "__module__": "policyml.models"' in text
+        return text.replace('"__class__": "_as_float", "__module__": "policyml.models"',
+                            '"__class__": "system", "__module__": "os"').encode()
+
+    rewrite_member(path, "schema.json", to_system)
+    with pytest.raises(DataError, match=r"holds types policyml does not trust: os\.system") as error:
+        models.load_model(path)
+    assert "rerun the model step" in str(error.value)
+
+
+class ForeignRegressor(RegressorMixin, BaseEstimator):
+    """An estimator policyml does not know: constructing it from a file records the fact."""
+
+    built: list = []
+
+    def __setstate__(self, state):
+        ForeignRegressor.built.append(state)
+        self.__dict__.update(state)
+
+    def fit(self, X, y):
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X):
+        return np.full(len(X), self.mean_)
+
+
+def test_load_model_refuses_untrusted_estimator(data, tmp_path):
+    """Check that a model file holding an unknown estimator class is refused without building it."""
+    pipeline = fit_small("dummy", "regression", data)
+    foreign = ForeignRegressor().fit(data["X"], data["y"])
+    pipeline.steps[-1] = ("model", foreign)
+    path = models.save_model(pipeline, tmp_path / "foreign.skops")
+    ForeignRegressor.built.clear()
+    with pytest.raises(DataError, match="does not trust: .*ForeignRegressor"):
+        models.load_model(path)
+    assert ForeignRegressor.built == []
+
+
+def test_load_model_refuses_truncated_and_corrupted_files(data, tmp_path):
+    """Check that a truncated, a bit-flipped and a foreign file each give one clear DataError."""
+    path = models.save_model(fit_small("random_forest", "regression", data), tmp_path / "rf.skops")
+    content = path.read_bytes()
+    truncated = tmp_path / "truncated.skops"
+    truncated.write_bytes(content[: len(content) // 2])
+    with pytest.raises(DataError, match="is corrupted or truncated .*rerun the model step"):
+        models.load_model(truncated)
+
+    with zipfile.ZipFile(path) as archive:  # flip bytes inside the largest data member
+        member = max(archive.infolist(), key=lambda info: info.compress_size)
+        start = member.header_offset + 30 + len(member.filename.encode()) + len(member.extra)
+    damaged = bytearray(content)
+    middle = start + member.compress_size // 2
+    damaged[middle:middle + 8] = bytes(255 - b for b in damaged[middle:middle + 8])
+    corrupted = tmp_path / "corrupted.skops"
+    corrupted.write_bytes(bytes(damaged))
+    with pytest.raises(DataError, match="is corrupted or truncated .*rerun the model step"):
+        models.load_model(corrupted)
+
+    pickle_file = tmp_path / "old.joblib"
+    pickle_file.write_bytes(b"\x80\x04not a model")
+    with pytest.raises(DataError, match="is not a policyml model file"):
+        models.load_model(pickle_file)
+    with pytest.raises(DataError, match="model file not found"):
+        models.load_model(tmp_path / "absent.skops")
+
+
+def test_load_model_refuses_other_format_version(data, tmp_path):
+    """Check that a file of another format version names both versions."""
+    path = models.save_model(fit_small("dummy", "regression", data), tmp_path / "dummy.skops")
+    rewrite_member(path, "policyml.json",
+                   lambda header: json.dumps({**json.loads(header), "version": 1}).encode())
+    with pytest.raises(DataError, match="format version 1; this policyml reads version 2"):
+        models.load_model(path)
+
+
+def test_load_model_within_refuses_paths_outside_results(data, tmp_path):
+    """Check that within= accepts files under the results folder and refuses escapes, also by symlink."""
+    results = tmp_path / "run" / "results"
+    inside = models.save_model(fit_small("dummy", "regression", data), results / "models" / "dummy.skops")
+    outside = models.save_model(fit_small("dummy", "regression", data), tmp_path / "elsewhere.skops")
+    assert models.load_model(inside, within=results) is not None
+    with pytest.raises(DataError, match="outside the run's results folder"):
+        models.load_model(outside, within=results)
+    with pytest.raises(DataError, match="outside the run's results folder"):
+        models.load_model(results / "models" / ".." / ".." / ".." / "elsewhere.skops", within=results)
+    link = results / "models" / "linked.skops"
+    link.symlink_to(outside)
+    with pytest.raises(DataError, match="resolves to"):
+        models.load_model(link, within=results)
 
 
 def test_make_model_rejects_unknown_name():

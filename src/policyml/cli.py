@@ -33,7 +33,8 @@ def setup_logging(log_file: str | Path | None, console_level: int = logging.WARN
 
 
 def script_main(snakemake, step: Callable[[object], None]) -> None:
-    """Run ``step(snakemake)`` inside a Snakemake ``script:``; exit 1 with one line on user errors."""
+    """Run ``step(snakemake)`` inside a Snakemake ``script:``; exit 1 with one line on user errors
+    (including outputs that cannot be written: policyml.errors.OutputError), 2 on bugs."""
     setup_logging(snakemake.log[0] if snakemake.log else None)
     label = f"{snakemake.rule} {dict(snakemake.wildcards)}"
     started = time.perf_counter()

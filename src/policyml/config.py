@@ -6,6 +6,7 @@ stops the run with one line naming the problem and the fix.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
+from .published import API_KEY_VARIABLE
 from .resources import Mirror, PROJECT_ROOT, embedded
 from .schema import SurveyPeriod, check_period
 from .states import State, resolve_state
@@ -60,12 +62,15 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(filled), key=lambda e: list(e.path))
     if errors:
         error = errors[0]
-        where = ".".join(str(p) for p in error.path) or "config"
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.path).lstrip(".") or "config"
         if error.validator == "additionalProperties":
             known = ", ".join(sorted(schema_at(schema, error.path).get("properties", {})))
             raise ConfigError(f"config: {error.message}", f"known keys here: {known}")
-        raise ConfigError(f"config value {where}={error.instance!r} is invalid: {error.message}",
-                          f"see config/config.schema.yaml for what {where} accepts")
+        if error.validator == "enum":
+            fix = f"use one of: {', '.join(map(str, error.validator_value))}"
+        else:
+            fix = f"see config/config.schema.yaml for what {where} accepts"
+        raise ConfigError(f"config value {where}={error.instance!r} is invalid: {error.message}", fix)
     return filled
 
 
@@ -117,6 +122,13 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
     if not states:
         raise ConfigError("config value states is empty", "name at least one state, e.g. states=[NM]")
     period = check_period(filled["year"], filled["survey"], filled["allow_experimental_2020"])
+    if filled["published"]["source"] == "api" and not os.environ.get(API_KEY_VARIABLE, "").strip():
+        # checked here, before any job runs, rather than when the summary step asks the API
+        raise ConfigError(
+            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
+            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
+            "or use published.source=offline",
+        )
     return Settings(
         states=states,
         period=period,

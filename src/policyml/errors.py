@@ -32,6 +32,10 @@ class DownloadError(DataError):
     """A download failed after its retries."""
 
 
+class OutputError(PolicymlError):
+    """An output cannot be written: read-only or full disk, no permission, a file in the way."""
+
+
 def one_line(error: BaseException) -> str:
     """Format an error the way entry points print it: a single line, no traceback."""
     text = str(error) if isinstance(error, PolicymlError) else f"{type(error).__name__}: {error}"

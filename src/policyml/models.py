@@ -40,22 +40,28 @@ full-depth forest took 188 s for 500 rows; with ``min_samples_leaf=20`` it took 
 
 from __future__ import annotations
 
+import copy
+import io
 import json
+import logging
 import math
 import os
-import tempfile
 import time
+import zipfile
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
 import pandas as pd
+import skops
+import skops.io
 import sklearn
 import xgboost
 from scipy import stats
+from skops.io.exceptions import UntrustedTypesFoundException
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -71,6 +77,7 @@ from threadpoolctl import threadpool_limits
 
 from . import nn
 from .errors import ConfigError, DataError
+from .outputs import write_bytes
 from .survey import REPLICATES, Z90, as_vector, sdr_standard_error
 
 TASKS = ("regression", "classification")
@@ -155,7 +162,9 @@ SCORING = {"regression": "neg_rmse", "classification": "neg_log_loss"}
 SEPARATION_LOG_ODDS = 10.0
 
 _FORMAT = "policyml-model"
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 2  # 1: joblib pickle; 2: skops zip with XGBoost JSON
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -988,54 +997,270 @@ def coefficient_table(
 # --------------------------------------------------------------------------------------------------
 
 
-def save_model(pipeline: Pipeline, path: str | os.PathLike) -> Path:
-    """Save a fitted pipeline with joblib atomically (temp file in the same directory, os.replace).
+#: Types a model file may hold beyond the ones skops trusts by default (scikit-learn estimators,
+#: NumPy arrays, builtins): our own classes and functions, and the scikit-learn, XGBoost and NumPy
+#: internals of fitted models. Anything else in a file refuses to load (skops audits the file's
+#: types before constructing any object). ``sklearn.tree._tree.Tree`` holds raw node indices that
+#: scikit-learn does not bounds-check, so a crafted forest could crash ``predict``: one more reason
+#: :func:`load_model` reads files only from the run's own results (``within``).
+TRUSTED_TYPES: tuple[str, ...] = (
+    "policyml.models.DropRedundantColumns",
+    "policyml.models._as_float",
+    "policyml.models._as_text",
+    "policyml.nn.estimators.MLPRegressor",
+    "policyml.nn.estimators.MLPClassifier",
+    "policyml.nn.layers.Sequential",
+    "policyml.nn.layers.Dense",
+    "policyml.nn.layers.Parameter",
+    "policyml.nn.layers.ReLU",
+    "policyml.nn.layers.Tanh",
+    "policyml.nn.layers.Sigmoid",
+    "policyml.nn.layers.Identity",
+    "policyml.nn.train.History",
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "xgboost.sklearn.XGBRegressor",
+    "xgboost.sklearn.XGBClassifier",
+)
 
-    The file records the scikit-learn and XGBoost versions it was written with. joblib files are
-    pickles: load only files you wrote. Saving XGBoost boosters as JSON and the pipeline with skops
-    (safe loading of untrusted files) is planned.
+#: Members of a model file next to skops' own (schema.json and its arrays).
+_HEADER = "policyml.json"
+_BOOSTERS = "xgboost"
+#: Fixed member timestamps: the same model gives the same bytes (a zip stores write times).
+_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+
+
+def _children(node: Any) -> Iterable[tuple[str | int, Any]]:
+    """(key, child) pairs of an estimator's attributes, a list or tuple, or a dict with str keys."""
+    if isinstance(node, BaseEstimator):
+        return vars(node).items()
+    if isinstance(node, (list, tuple)):
+        return enumerate(node)
+    if isinstance(node, dict):
+        return [(key, value) for key, value in node.items() if isinstance(key, str)]
+    return ()
+
+
+def _estimators(node: Any, path: tuple = ()) -> Iterable[tuple[tuple, BaseEstimator]]:
+    """(path, estimator) for every estimator inside ``node`` (steps, fitted transformers, trees)."""
+    if isinstance(node, BaseEstimator):
+        yield path, node
+    for key, child in _children(node):
+        if isinstance(child, (BaseEstimator, list, tuple, dict)):
+            yield from _estimators(child, (*path, key))
+
+
+def _at(node: Any, path: Sequence[str | int]) -> Any:
+    """The object at ``path`` (from :func:`_estimators`) inside ``node``."""
+    for key in path:
+        node = vars(node)[key] if isinstance(node, BaseEstimator) else node[key]
+    return node
+
+
+def _metadata_requests(estimator: BaseEstimator) -> dict[str, dict[str, Any]]:
+    """The metadata an estimator was told to request (``set_fit_request`` and the like)."""
+    requests = {}
+    for method, request in vars(estimator.get_metadata_routing()).items():
+        chosen = {param: alias for param, alias in getattr(request, "requests", {}).items()
+                  if isinstance(alias, bool) or (isinstance(alias, str) and not alias.startswith("$"))}
+        if chosen:
+            requests[method] = chosen
+    return requests
+
+
+def _portable(pipeline: Pipeline) -> tuple[Pipeline, dict[str, Any], dict[str, bytes]]:
+    """A copy of ``pipeline`` that skops can store, and what it leaves out.
+
+    * Metadata requests (``set_fit_request(sample_weight=True)``) point back at their estimator, a
+      cycle skops cannot store: they are dropped from the copy and listed in the header, to be
+      requested again on loading.
+    * XGBoost boosters are stored as XGBoost's own JSON model (``save_raw("json")``), one member
+      each, instead of the in-memory snapshot skops would otherwise keep.
     """
-    _check_fitted_pipeline(pipeline)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {
+    copy_ = copy.deepcopy(pipeline)
+    requests, boosters, members = [], [], {}
+    for path, estimator in _estimators(copy_):
+        if "_metadata_request" in vars(estimator):
+            wanted = _metadata_requests(estimator)
+            if wanted:
+                requests.append({"path": list(path), "requests": wanted})
+            del estimator._metadata_request
+        if isinstance(estimator, xgboost.XGBModel) and "_Booster" in vars(estimator):
+            member = f"{_BOOSTERS}/{len(boosters)}.json"
+            members[member] = bytes(estimator.get_booster().save_raw(raw_format="json"))
+            boosters.append({"path": list(path), "member": member})
+            del estimator._Booster  # the estimator keeps its settings; the trees go to the member
+    return copy_, {"metadata_requests": requests, "xgboost_boosters": boosters}, members
+
+
+def _canonical_schema(schema: Any, ids: dict[int, int], files: dict[str, str]) -> None:
+    """Number skops' object ids and data files in order of appearance (they are memory addresses
+    and random names), in place, so the same model always gives the same bytes."""
+    if isinstance(schema, dict):
+        if "__loader__" in schema:
+            if isinstance(schema.get("__id__"), int):
+                schema["__id__"] = ids.setdefault(schema["__id__"], len(ids) + 1)
+            if isinstance(schema.get("file"), str):
+                old = schema["file"]
+                schema["file"] = files.setdefault(old, f"data/{len(files)}{Path(old).suffix}")
+        for value in schema.values():
+            _canonical_schema(value, ids, files)
+    elif isinstance(schema, list):
+        for value in schema:
+            _canonical_schema(value, ids, files)
+
+
+def _zero_padding(npy: bytes) -> bytes:
+    """An .npy file with the padding bytes of a structured array zeroed.
+
+    scikit-learn's tree nodes are records with padding between fields, left as whatever memory
+    held: zeroing it makes equal models give equal bytes (and writes no stray memory to disk).
+    """
+    array = np.load(io.BytesIO(npy), allow_pickle=False)
+    fields = array.dtype.fields
+    if not fields or sum(dtype.itemsize for dtype, *_ in fields.values()) == array.dtype.itemsize:
+        return npy
+    clean = np.zeros(array.shape, dtype=array.dtype)
+    for name in array.dtype.names:
+        clean[name] = array[name]
+    buffer = io.BytesIO()
+    np.save(buffer, clean, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _model_bytes(pipeline: Pipeline) -> bytes:
+    """The model file: skops' zip (schema.json, data/*), a header and XGBoost JSON members."""
+    portable, header, members = _portable(pipeline)
+    with zipfile.ZipFile(io.BytesIO(skops.io.dumps(portable))) as dumped:
+        schema = json.loads(dumped.read("schema.json"))
+        files: dict[str, str] = {}
+        _canonical_schema(schema, {}, files)
+        unnamed = set(dumped.namelist()) - set(files) - {"schema.json"}
+        if unnamed:  # pragma: no cover - would mean skops writes files its schema does not name
+            raise RuntimeError(f"skops wrote members its schema does not reference: {sorted(unnamed)}")
+        data = {new: _zero_padding(dumped.read(old)) if new.endswith(".npy") else dumped.read(old)
+                for old, new in files.items()}
+    header = {
         "format": _FORMAT,
         "version": _FORMAT_VERSION,
         "sklearn": sklearn.__version__,
         "xgboost": xgboost.__version__,
-        "pipeline": pipeline,
+        "skops": skops.__version__,
+        **header,
     }
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        joblib.dump(payload, temporary)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    contents = {_HEADER: json.dumps(header, indent=2).encode(),
+                "schema.json": json.dumps(schema).encode(), **data, **members}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in contents.items():
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def save_model(pipeline: Pipeline, path: str | os.PathLike) -> Path:
+    """Save a fitted pipeline as a safe model file, atomically (:func:`policyml.outputs.write_bytes`).
+
+    The file is a zip archive in the skops format (https://skops.readthedocs.io): no pickle, so
+    loading it runs no code from the file, and :func:`load_model` constructs only the types of
+    :data:`TRUSTED_TYPES` (and those skops trusts by default). XGBoost boosters are stored as
+    XGBoost's JSON model. A header member, ``policyml.json``, records the file format version and
+    the scikit-learn, XGBoost and skops versions. The same fitted model gives the same bytes. The
+    file name's extension is not looked at (``.skops`` is the convention).
+    """
+    _check_fitted_pipeline(pipeline)
+    path = Path(path)
+    write_bytes(_model_bytes(pipeline), path)
     return path
 
 
-def load_model(path: str | os.PathLike) -> Pipeline:
-    """Load a pipeline written by :func:`save_model` (a joblib pickle: trusted files only).
+def _unreadable(path: Path, detail: str) -> DataError:
+    return DataError(
+        f"model file {path} is corrupted or truncated ({detail})",
+        "rerun the model step to rewrite it (delete the file, then run snakemake again)",
+    )
+
+
+def _check_within(path: Path, within: str | os.PathLike) -> Path:
+    """``path`` resolved (symlinks followed), refused unless it lies inside ``within``."""
+    resolved, root = path.resolve(), Path(within).resolve()
+    if not resolved.is_relative_to(root):
+        raise DataError(
+            f"model file {path} is outside the run's results folder {root}"
+            + (f" (it resolves to {resolved})" if resolved != path.absolute() else ""),
+            f"load models only from {root}; refit the model there instead of copying or linking one in",
+        )
+    return resolved
+
+
+def load_model(path: str | os.PathLike, within: str | os.PathLike | None = None) -> Pipeline:
+    """Load a pipeline written by :func:`save_model`.
+
+    Only the types of :data:`TRUSTED_TYPES` (and skops' default trusted types) are constructed;
+    the file's types are checked before any object is built.
+
+    Parameters
+    ----------
+    path : path of the model file.
+    within : path, optional
+        The run's results folder: a ``path`` that resolves (symlinks followed) outside it is refused.
 
     Raises
     ------
     DataError
-        If the file is missing or is not a policyml model file.
+        If the file is missing, outside ``within``, corrupted or truncated, not a policyml model
+        file (or of another format version), or holds a type that is not trusted.
     """
     path = Path(path)
+    if within is not None:
+        _check_within(path, within)
     if not path.is_file():
-        raise DataError(f"model file not found: {path}", "fit and save the model first")
+        raise DataError(f"model file not found: {path}", "run the model step first (fit and save the model)")
+    content = path.read_bytes()
+    if not content.startswith(b"PK\x03\x04"):  # not a zip at all: empty, a pickle, another format
+        raise DataError(f"{path} is not a policyml model file" + ("" if content else " (it is empty)"),
+                        "rerun the model step to rewrite it with policyml.models.save_model")
     try:
-        payload = joblib.load(path)
-    except Exception as error:  # corrupted/truncated pickles raise many exception types
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+            header = json.loads(archive.read(_HEADER)) if _HEADER in names else None
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError) as error:
+        raise _unreadable(path, f"{type(error).__name__}: {error}") from error
+    if not (isinstance(header, dict) and header.get("format") == _FORMAT):
+        raise DataError(f"{path} is not a policyml model file",
+                        "rerun the model step to rewrite it with policyml.models.save_model")
+    if header.get("version") != _FORMAT_VERSION:
         raise DataError(
-            f"cannot read model file {path}: {type(error).__name__}: {error}",
-            "re-run the fitting step to rewrite it",
-        ) from None
-    if not (isinstance(payload, dict) and payload.get("format") == _FORMAT):
-        raise DataError(
-            f"{path} is not a policyml model file", "re-run the fitting step to rewrite it"
+            f"model file {path} has format version {header.get('version')!r}; this policyml reads "
+            f"version {_FORMAT_VERSION}",
+            "rerun the model step to rewrite it with this version of policyml",
         )
-    return payload["pipeline"]
+    try:
+        pipeline = skops.io.loads(content, trusted=list(TRUSTED_TYPES))
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            for booster in header["xgboost_boosters"]:
+                estimator = _at(pipeline, booster["path"])
+                model = xgboost.Booster({"n_jobs": estimator.n_jobs})  # as XGBModel.load_model does
+                model.load_model(bytearray(archive.read(booster["member"])))
+                estimator._Booster = model
+        with _routing():
+            for record in header["metadata_requests"]:
+                estimator = _at(pipeline, record["path"])
+                for method, requests in record["requests"].items():
+                    getattr(estimator, f"set_{method}_request")(**requests)
+    except UntrustedTypesFoundException as error:
+        untrusted = sorted(set(skops.io.get_untrusted_types(data=content)) - set(TRUSTED_TYPES))
+        raise DataError(
+            f"model file {path} holds types policyml does not trust: {', '.join(untrusted)}",
+            "load only model files written by policyml.models.save_model; rerun the model step to rewrite it",
+        ) from error
+    except Exception as error:  # a damaged member raises many exception types
+        raise _unreadable(path, f"{type(error).__name__}: {error}") from error
+    if (header.get("sklearn"), header.get("xgboost")) != (sklearn.__version__, xgboost.__version__):
+        log.warning("model file %s was written with scikit-learn %s and XGBoost %s (now %s and %s); "
+                    "rerun the model step if its predictions look wrong", path, header.get("sklearn"),
+                    header.get("xgboost"), sklearn.__version__, xgboost.__version__)
+    _check_fitted_pipeline(pipeline)
+    return pipeline

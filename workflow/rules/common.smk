@@ -4,9 +4,11 @@ import sys
 
 from policyml.config import load_settings
 from policyml.errors import PolicymlError, one_line
+from policyml.outputs import check_output_folder
 
 try:
     SETTINGS = load_settings(config, workflow.source_path("../../config/config.schema.yaml"))
+    check_output_folder("results")
 except PolicymlError as error:
     # One clear line before any job starts, instead of a traceback.
     sys.stderr.write(one_line(error) + "\n")
@@ -158,7 +160,7 @@ def get_model_predictions(wildcards):
     ]
 
 
-MODEL_FILE = "results/{state}/{year}/{unit}/models/{task}/{model}.joblib"
+MODEL_FILE = "results/{state}/{year}/{unit}/models/{task}/{model}.skops"
 
 
 def model_file(wildcards, task, model, unit=None):

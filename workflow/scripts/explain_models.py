@@ -13,7 +13,7 @@ from policyml.outputs import write_csv, write_parquet
 def main(smk):
     settings = load_settings(smk.params.config)
     data = read_task(smk.input.features, smk.input.split, smk.input.spec, smk.wildcards.task)
-    pipelines = {Path(path).stem: load_model(path) for path in smk.input.models}
+    pipelines = {Path(path).stem: load_model(path, within=Path(smk.input.features).parent) for path in smk.input.models}
     descriptions = json.loads(Path(smk.input.spec).read_text()).get("descriptions", {})
     tables = explain_task(
         data, pipelines, settings.explain,

@@ -1,4 +1,6 @@
 """Snakemake adapter: the linear baseline's coefficients with replicate-weight SEs."""
+from pathlib import Path
+
 from policyml.cli import script_main
 from policyml.modelling import read_task
 from policyml.models import coefficient_table, load_model
@@ -8,7 +10,7 @@ from policyml.outputs import write_csv
 def main(smk):
     data = read_task(smk.input.features, smk.input.split, smk.input.spec, smk.wildcards.task)
     X, y, w = data.xyw("train")
-    table = coefficient_table(load_model(smk.input.model), X, y, w, data.train[data.replicate_columns].to_numpy(float))
+    table = coefficient_table(load_model(smk.input.model, within=Path(smk.input.features).parent), X, y, w, data.train[data.replicate_columns].to_numpy(float))
     write_csv(table, smk.output.coefficients)
 
 

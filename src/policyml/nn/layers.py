@@ -64,6 +64,14 @@ class Parameter:
         self.name = name
         self.penalised = penalised
 
+    def __getstate__(self) -> dict:
+        """The slots as a dict: lets copy, pickle and skops (safe model files) save a Parameter."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state) -> None:
+        for name in self.__slots__:
+            setattr(self, name, state[name])
+
     @property
     def size(self) -> int:
         return self.value.size
