@@ -112,6 +112,7 @@ def get_report_inputs(wildcards):
     inputs = {
         "summary": f"{root}/data_summary.json",
         "missing_data": f"{root}/missing_data.csv",
+        "persons": f"{root}/persons.parquet",
         "households": f"{root}/households.parquet",
         "pumas": f"{root}/puma_estimates.csv",
         "features": f"{unit}/features.parquet",

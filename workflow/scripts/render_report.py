@@ -9,7 +9,8 @@ log = logging.getLogger("policyml.render")
 
 def main(smk):
     state, year = smk.wildcards.state, smk.wildcards.year
-    params = {"state": state, "year": int(year) if year.isdigit() else year, "results": smk.params.results}
+    params = {"state": state, "year": int(year) if year.isdigit() else year, "results": smk.params.results,
+              "mirrors": list(smk.params.config["data"]["mirrors"])}
     engine = render_report(smk.input.qmd, smk.output.report, params, progress=log.info)
     log.info("rendered %s with %s", smk.output.report, engine)
 
