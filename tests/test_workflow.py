@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -172,6 +173,61 @@ def test_workflow_acsincome_reports_folktables_baseline(wy_run):
     assert accuracy.loc["folktables_gbm", "estimate"] > accuracy.loc["dummy", "estimate"]
     assert (accuracy["se"] > 0).all()
     assert not (wy_run / "results/WY/2018/acsincome/metrics/regression.csv").exists()
+
+
+def test_workflow_explanations_add_up_and_rank_features(wy_run):
+    """Check that WY's SHAP values are top-feature rows for both tree models and importances carry SEs."""
+    root = wy_run / "results/WY/2018/households/explain"
+    importance = pd.read_csv(root / "regression_importance.csv")
+    shap = importance[importance["method"] == "shap"]
+    assert set(shap["model"]) == {"random_forest", "xgboost"}
+    assert set(importance.loc[importance["method"] == "permutation", "model"]) == {"ols", "random_forest", "xgboost", "mlp"}
+    assert (shap["importance"] >= 0).all() and (shap["se"] > 0).any()
+    values = pd.read_parquet(root / "regression_shap.parquet")
+    top = shap[shap["model"] == "xgboost"].nsmallest(10, "rank")["feature"]
+    assert set(values.loc[values["model"] == "xgboost", "feature"]) == set(top)
+    # weighted mean |SHAP| of a top feature, recomputed from the SHAP rows
+    feature = top.iloc[0]
+    rows = values[(values["model"] == "xgboost") & (values["feature"] == feature)]
+    expected = np.average(rows["shap"].abs(), weights=rows["weight"])
+    assert shap.set_index(["model", "feature"]).loc[("xgboost", feature), "importance"] == pytest.approx(expected, rel=1e-6)
+    groups = pd.read_csv(root / "regression_shap_groups.csv")
+    race = groups[groups["grouping"] == "race"]
+    assert race["suppressed"].any() and race.loc[race["suppressed"], "reason"].notna().all()
+
+
+def test_workflow_mitigation_and_scenarios_run_on_a_small_state(wy_run):
+    """Check that WY's mitigation table has every variant and its scenarios flag small groups with reasons."""
+    mitigation = pd.read_csv(wy_run / "results/WY/2018/households/fairness/classification_mitigation.csv")
+    assert set(mitigation["variant"]) == {"unmitigated", "threshold_optimizer", "exponentiated_gradient", "with_protected"}
+    accuracy = mitigation[(mitigation["metric"] == "accuracy") & (mitigation["group"] == "All")]
+    assert accuracy["estimate"].between(0.5, 1).all() and (accuracy["se"] > 0).all()
+    scenarios = pd.read_csv(wy_run / "results/WY/2018/households/scenarios.csv")
+    overall = scenarios[scenarios["grouping"] == "All"].set_index(["scenario", "measure"])
+    assert overall.loc[("high_school_diploma", "median_income"), "change"] >= 0
+    assert overall.loc[("extra_worker", "low_income_share"), "change"] < 0
+    assert scenarios["note"].str.contains("not causal").all()
+    small = scenarios[scenarios["suppressed"]]
+    assert not small.empty and small["reason"].notna().all() and small["change"].isna().all()
+
+
+def test_workflow_report_has_every_section_and_opens_in_a_browser(wy_run, tmp_path):
+    """Check that WY's report has the ten sections, callouts, maps and the network walk-through, and renders cleanly."""
+    from policyml.browser_check import browser_missing, check_in_browser
+
+    html = (wy_run / "results/WY/2018/report.html").read_text()
+    headings = re.findall(r'<h1[^>]*data-number="(\d+)"', html) or re.findall(r'<h1[^>]*>\s*<span class="header-section-number">(\d+)', html)
+    assert len(set(headings)) >= 11, headings  # ten sections + the neural-network walk-through
+    assert html.count("Policy Insight") >= 11
+    assert "neural network" in html.lower() and "Wyoming" in html
+    assert html.count("data:image/png;base64") >= 10  # figures and maps, embedded
+    assert "Rendered with" in html and "http://" not in html.replace("http://www.w3.org", "")
+    missing = browser_missing()
+    if missing:
+        pytest.skip(f"browser check unavailable: {missing}")
+    problems = check_in_browser(wy_run / "results/WY/2018/report.html", tmp_path / "report.png")
+    assert problems == []
+    assert (tmp_path / "report.png").stat().st_size > 10_000
 
 
 def test_workflow_same_seed_same_metrics(wy_run, tmp_path):
