@@ -430,14 +430,14 @@ def _group_rows(model: str, design: SurveyDesign, magnitudes: pd.DataFrame, samp
                          "mean_abs_shap": estimate.estimate, "se": estimate.se, "n": estimate.n,
                          "reliable": estimate.reliable, "suppressed": False, "reason": reason})
 
-    for label, columns in fairness._specs(sample, groupings):
+    for label, columns in fairness.group_specs(sample, groupings):
         estimate_rows(label, fairness.OVERALL, design)
-        keys, levels = fairness._group_keys(sample, columns)
+        keys, levels = fairness.group_keys(sample, columns)
         for level in levels:
             inside = keys == level
             n = int(np.count_nonzero(inside & cases))
             if n < fairness.SUPPRESS_BELOW:
-                reason = fairness._suppressed_row(label, level, "", n, fairness.SUPPRESS_BELOW)["reason"]
+                reason = fairness.suppressed_row(label, level, "", n, fairness.SUPPRESS_BELOW)["reason"]
                 rows.extend({"model": model, "grouping": label, "group": level, "feature": feature,
                              "mean_abs_shap": np.nan, "se": np.nan, "n": n, "reliable": False,
                              "suppressed": True, "reason": reason} for feature in magnitudes)

@@ -214,7 +214,7 @@ def group_metric_values(
     matrix = design.matrix
     y = M.checked_vector(design, _column(frame, y_true, "y_true"), "y_true")
     predicted = M.checked_vector(design, _column(frame, prediction, "predictions"), "predictions")
-    specs = _specs(frame, groups)
+    specs = group_specs(frame, groups)
 
     def metric(name: str) -> Callable[..., Any]:
         function = registry[name]
@@ -225,7 +225,7 @@ def group_metric_values(
     replicates: Replicates = {}
     overall = {name: metric(name)(y, predicted, matrix) for name in registry}
     for label, columns in specs:
-        keys, levels = _group_keys(frame, columns)
+        keys, levels = group_keys(frame, columns)
         by_group, mf_overall = _metric_frame(registry, metric, y, predicted, matrix[:, 0], frame, columns)
         for name in registry:
             values = overall[name]
@@ -237,7 +237,7 @@ def group_metric_values(
             n = int(np.count_nonzero(rows_in & cases))
             for name in registry:
                 if n < suppress_below:
-                    rows.append(_suppressed_row(label, level, name, n, suppress_below))
+                    rows.append(suppressed_row(label, level, name, n, suppress_below))
                     continue
                 values = metric(name)(y[rows_in], predicted[rows_in], matrix[rows_in])
                 _check_agreement(by_group.get((level, name), math.nan), values[0], label, level, name)
@@ -264,7 +264,7 @@ def _column(frame: pd.DataFrame, values: Any, what: str) -> Any:
     return values
 
 
-def _specs(
+def group_specs(
     frame: pd.DataFrame, groups: Sequence[str | tuple[str, ...]]
 ) -> list[tuple[str, tuple[str, ...]]]:
     """(label, columns) per sensitive variable or intersection, columns checked."""
@@ -295,7 +295,7 @@ def _specs(
     return specs
 
 
-def _levels(column: pd.Series) -> list[Hashable]:
+def group_levels(column: pd.Series) -> list[Hashable]:
     """All categories of a categorical column (also unused ones), else the sorted values."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return list(column.cat.categories)
@@ -306,12 +306,12 @@ def _levels(column: pd.Series) -> list[Hashable]:
         return sorted(values, key=str)
 
 
-def _group_keys(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
+def group_keys(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
     """Group label per row and all group labels (product of each column's levels)."""
     keys = frame[columns[0]].astype(str).to_numpy(dtype=object)
     for column in columns[1:]:
         keys = keys + CROSS + frame[column].astype(str).to_numpy(dtype=object)
-    per_column = [[str(level) for level in _levels(frame[c])] for c in columns]
+    per_column = [[str(level) for level in group_levels(frame[c])] for c in columns]
     levels = [CROSS.join(combination) for combination in itertools.product(*per_column)]
     return keys, levels
 
@@ -398,7 +398,7 @@ def _row(
     }
 
 
-def _suppressed_row(
+def suppressed_row(
     label: str, group: str, name: str, n: int, suppress_below: int
 ) -> dict[str, Any]:
     reason = (

@@ -461,7 +461,7 @@ def _estimate_row(sensitive: str, group: str, name: str, values: np.ndarray, n: 
 
 def _unfitted_rows(data: TaskData, sensitive: str, reason: str) -> pd.DataFrame:
     """The metric rows of a variant that could not be fitted: NaN estimates, the reason as note."""
-    groups = [str(level) for level in fairness._levels(data.test[sensitive])]
+    groups = [str(level) for level in fairness.group_levels(data.test[sensitive])]
     rows = [(fairness.OVERALL, m) for m in OVERALL_METRICS]
     rows += [(g, m) for g in groups for m in GROUP_METRICS]
     rows += [(None, m) for m in DISPARITIES.values()]

@@ -621,8 +621,8 @@ def _groups(features: pd.DataFrame, groups: Sequence[str | tuple[str, ...]]) -> 
     present = [g for g in groups if all(c in features for c in ((g,) if isinstance(g, str) else g))]
     if not present:
         return result
-    for label, columns in fairness._specs(features, present):
-        keys, levels = fairness._group_keys(features, columns)
+    for label, columns in fairness.group_specs(features, present):
+        keys, levels = fairness.group_keys(features, columns)
         result += [(label, level, keys == level) for level in levels]
     return result
 
@@ -708,7 +708,7 @@ def run_scenarios(
                 labels = {"scenario": scenario.name, "description": scenario.description,
                           "grouping": grouping, "group": group, "measure": measure}
                 if domain is None:
-                    reason = fairness._suppressed_row(grouping, group, measure, n, suppress_below)["reason"]
+                    reason = fairness.suppressed_row(grouping, group, measure, n, suppress_below)["reason"]
                     row = {**labels, **dict.fromkeys(COLUMNS[5:12], math.nan), "n": n, "reliable": False,
                            "suppressed": True, "reason": reason, "note": note}
                 else:
