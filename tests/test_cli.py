@@ -49,3 +49,20 @@ def test_script_main_prints_one_line_and_logs_details(tmp_path, capsys, error, c
     assert len(lines) == 1 and lines[0].startswith(console)
     log_text = (tmp_path / "logs" / "step.log").read_text()
     assert ("Traceback" in log_text) == (code == 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_script_main_limits_blas_threads_to_the_rule_threads(tmp_path, threads):
+    """Check that the step runs with BLAS/OpenMP pools capped at the threads Snakemake gave the job."""
+    import numpy as np  # noqa: F401  (loads the BLAS whose pool is limited)
+    from threadpoolctl import threadpool_info
+
+    seen = {}
+
+    def step(_):
+        seen["threads"] = {pool["num_threads"] for pool in threadpool_info()}
+
+    smk = fake_snakemake(tmp_path)
+    smk.threads = threads
+    script_main(smk, step)
+    assert seen["threads"] and max(seen["threads"]) <= threads

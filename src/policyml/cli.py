@@ -9,6 +9,8 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from threadpoolctl import threadpool_limits
+
 from .errors import PolicymlError, one_line
 
 log = logging.getLogger("policyml")
@@ -40,7 +42,10 @@ def script_main(snakemake, step: Callable[[object], None]) -> None:
     started = time.perf_counter()
     log.info("start %s", label)
     try:
-        step(snakemake)
+        # BLAS/OpenMP pools get the threads the rule was given, so jobs the scheduler packs onto
+        # one machine (or one SLURM allocation) do not oversubscribe it
+        with threadpool_limits(limits=max(1, int(getattr(snakemake, "threads", 1) or 1))):
+            step(snakemake)
     except PolicymlError as error:
         log.error(one_line(error).removeprefix("policyml: error: "))
         logging.shutdown()
