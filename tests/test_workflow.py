@@ -23,7 +23,7 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WY_ZIP = REPO / "resources" / "pums" / "2018" / "1-Year" / "csv_pwy.zip"
 
 
-def run_workflow(workdir: Path, overrides: dict | None = None, *args: str, timeout: int = 600):
+def run_workflow(workdir: Path, overrides: dict | None = None, *args: str, timeout: int = 1800):
     """Run snakemake on the repository's Snakefile in ``workdir`` with config overrides."""
     configfiles = [str(REPO / "config" / "config.yaml")]
     if overrides:
@@ -63,7 +63,8 @@ def offline(tmp_path: Path, **data) -> dict:
 
 # a small tuning budget keeps the end-to-end runs quick; the default (16) is for real use
 WY_CONFIG = {"states": ["WY"], "units": ["households", "acsincome"], "published": {"source": "offline"},
-             "models": {"tuning": {"n_candidates": 4}}}
+             "models": {"tuning": {"n_candidates": 4}},
+             "explain": {"shap_sample": 300, "permutation_repeats": 2}}
 
 
 @pytest.fixture(scope="module")
