@@ -45,13 +45,14 @@ wildcard_constraints:
 PERIOD_KEYS = ("year", "survey", "allow_experimental_2020", "seed")  # not states: rules are per state
 
 
-def memory(base_mb, per_input_mb=0):
-    """A mem_mb callable: base_mb plus per_input_mb for each MB of the job's input files (so a
-    large state asks the scheduler for more), doubled on each retry after running out of memory.
-    Measured in benchmarks/: about 260 MB of imports, then roughly linear in households."""
+def memory(base_mb, per_input_mb=0, per_thread_mb=0):
+    """A mem_mb callable: base_mb, plus per_input_mb for each MB of the job's input files (so a
+    large state asks the scheduler for more), plus per_thread_mb for each thread (parallel tuning
+    runs one worker process per thread), doubled on each retry after running out of memory.
+    Sized from benchmarks/scale_benchmark.py (see benchmarks/README.md)."""
 
-    def mem_mb(wildcards, input, attempt):
-        return int((base_mb + per_input_mb * input.size_mb) * 2 ** (attempt - 1))
+    def mem_mb(wildcards, input, threads, attempt):
+        return int((base_mb + per_input_mb * input.size_mb + per_thread_mb * threads) * 2 ** (attempt - 1))
 
     return mem_mb
 

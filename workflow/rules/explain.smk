@@ -12,7 +12,7 @@ rule explain_models:
         config=config_for("models", "estimates", "explain"),
     threads: 2
     resources:
-        mem_mb=memory(1500, 100),
+        mem_mb=memory(2000, 100),
     log:
         "logs/{state}/{year}/{unit}/explain_models/{task}.log",
     benchmark:

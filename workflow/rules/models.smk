@@ -32,7 +32,7 @@ use rule fit_model as tune_model with:
         model="random_forest|xgboost",
     threads: 4
     resources:
-        mem_mb=memory(1500, 150),
+        mem_mb=memory(600, 150, per_thread_mb=500),
     log:
         "logs/{state}/{year}/{unit}/tune_model/{task}/{model}.log",
     benchmark:
