@@ -254,15 +254,15 @@ def test_explain_task_suppresses_group_of_three_households(regression):
                          seed=1, estimates=ESTIMATES)
     groups = out["shap_groups"]
     assert list(groups.columns) == list(E.SHAP_GROUP_COLUMNS)
-    asian = groups[(groups["grouping"] == "race") & (groups["group"] == "Asian")]
+    asian = groups[(groups["group_variable"] == "race") & (groups["group"] == "Asian")]
     assert sorted(asian["feature"]) == sorted(FEATURES)
     assert asian["suppressed"].all() and not asian["reliable"].any() and asian["mean_abs_shap"].isna().all()
     assert (asian["n"] == 3).all()
     assert set(asian["reason"]) == {"suppressed: only 3 sample households (< 10)"}
-    other = groups[(groups["grouping"] == "race") & (groups["group"] == "Other")]
+    other = groups[(groups["group_variable"] == "race") & (groups["group"] == "Other")]
     assert set(other["reason"]) == {"no sample households in this group"}
-    assert {"race × sex", "sex"} <= set(groups["grouping"])
-    white = groups[(groups["grouping"] == "race") & (groups["group"] == "White")].set_index("feature")
+    assert {"race × sex", "sex"} <= set(groups["group_variable"])
+    white = groups[(groups["group_variable"] == "race") & (groups["group"] == "White")].set_index("feature")
     inside = (data.test["race"] == "White").to_numpy()
     phi = E.tree_shap(pipelines["xgboost"], "regression", data.test[FEATURES], FEATURES).values
     w = data.test[WEIGHT].to_numpy()

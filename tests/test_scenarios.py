@@ -141,7 +141,7 @@ def sdr(estimate: float, replicates: list[float]) -> float:
 
 def one_row(table: pd.DataFrame, scenario: str, measure: str, grouping: str = "All", group: str = "All") -> pd.Series:
     rows = table[(table["scenario"] == scenario) & (table["measure"] == measure)
-                 & (table["grouping"] == grouping) & (table["group"] == group)]
+                 & (table["group_variable"] == grouping) & (table["group"] == group)]
     assert len(rows) == 1
     return rows.iloc[0]
 

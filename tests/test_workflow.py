@@ -193,7 +193,7 @@ def test_workflow_explanations_add_up_and_rank_features(wy_run):
     expected = np.average(rows["shap"].abs(), weights=rows["weight"])
     assert shap.set_index(["model", "feature"]).loc[("xgboost", feature), "importance"] == pytest.approx(expected, rel=1e-6)
     groups = pd.read_csv(root / "regression_shap_groups.csv")
-    race = groups[groups["grouping"] == "race"]
+    race = groups[groups["group_variable"] == "race"]
     assert race["suppressed"].any() and race.loc[race["suppressed"], "reason"].notna().all()
 
 
@@ -204,7 +204,7 @@ def test_workflow_mitigation_and_scenarios_run_on_a_small_state(wy_run):
     accuracy = mitigation[(mitigation["metric"] == "accuracy") & (mitigation["group"] == "All")]
     assert accuracy["estimate"].between(0.5, 1).all() and (accuracy["se"] > 0).all()
     scenarios = pd.read_csv(wy_run / "results/WY/2018/households/scenarios.csv")
-    overall = scenarios[scenarios["grouping"] == "All"].set_index(["scenario", "measure"])
+    overall = scenarios[scenarios["group_variable"] == "All"].set_index(["scenario", "measure"])
     assert overall.loc[("high_school_diploma", "median_income"), "change"] >= 0
     assert overall.loc[("extra_worker", "low_income_share"), "change"] < 0
     assert scenarios["note"].str.contains("not causal").all()

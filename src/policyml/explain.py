@@ -84,7 +84,7 @@ IMPORTANCE_COLUMNS = ("model", "method", "feature", "description", "importance",
 SHAP_COLUMNS = ("model", "row", "SERIALNO", "feature", "shap", "value", "value_label", "weight")
 #: Columns of the ``shap_groups`` table.
 SHAP_GROUP_COLUMNS = (
-    "model", "grouping", "group", "feature", "mean_abs_shap", "se", "n", "reliable", "suppressed", "reason",
+    "model", "group_variable", "group", "feature", "mean_abs_shap", "se", "n", "reliable", "suppressed", "reason",
 )
 
 #: Weighted metric of permutation importance per task, and how the ``metric`` column names the drop.
@@ -426,7 +426,7 @@ def _group_rows(model: str, design: SurveyDesign, magnitudes: pd.DataFrame, samp
         for feature in magnitudes:
             estimate = domain.mean(magnitudes[feature].to_numpy())
             reason = estimate.reason.replace("sample cases", "sample households") if estimate.reason else None
-            rows.append({"model": model, "grouping": label, "group": group, "feature": feature,
+            rows.append({"model": model, "group_variable": label, "group": group, "feature": feature,
                          "mean_abs_shap": estimate.estimate, "se": estimate.se, "n": estimate.n,
                          "reliable": estimate.reliable, "suppressed": False, "reason": reason})
 
@@ -438,7 +438,7 @@ def _group_rows(model: str, design: SurveyDesign, magnitudes: pd.DataFrame, samp
             n = int(np.count_nonzero(inside & cases))
             if n < fairness.SUPPRESS_BELOW:
                 reason = fairness.suppressed_row(label, level, "", n, fairness.SUPPRESS_BELOW)["reason"]
-                rows.extend({"model": model, "grouping": label, "group": level, "feature": feature,
+                rows.extend({"model": model, "group_variable": label, "group": level, "feature": feature,
                              "mean_abs_shap": np.nan, "se": np.nan, "n": n, "reliable": False,
                              "suppressed": True, "reason": reason} for feature in magnitudes)
                 continue

@@ -1646,7 +1646,7 @@ def importance_table(importance: pd.DataFrame, model: str, method: str, top: int
 
 def shap_groups_table(shap_groups: pd.DataFrame, model: str, grouping: str, features: Sequence[str]) -> pd.DataFrame:
     """Mean |SHAP| of a few features by group: does the model lean on different features for different groups?"""
-    rows = shap_groups.loc[(shap_groups["model"] == model) & (shap_groups["grouping"] == grouping)
+    rows = shap_groups.loc[(shap_groups["model"] == model) & (shap_groups["group_variable"] == grouping)
                            & shap_groups["feature"].isin(features)]
     table = []
     for group, part in rows.groupby("group", sort=False):
@@ -1697,7 +1697,7 @@ def scenario_plot(
     scenarios: pd.DataFrame, measure: str = "median_income", groupings: Sequence[str] = AUDIT_GROUPINGS
 ) -> p9.ggplot:
     """Change under each scenario by group, with 90% intervals."""
-    rows = scenarios.loc[(scenarios["measure"] == measure) & scenarios["grouping"].isin(groupings)
+    rows = scenarios.loc[(scenarios["measure"] == measure) & scenarios["group_variable"].isin(groupings)
                          & (scenarios["group"] != OVERALL)].copy()
     rows.loc[rows["suppressed"].astype(bool), "change"] = np.nan
     rows = rows.loc[rows["change"].notna()]
@@ -1705,8 +1705,8 @@ def scenario_plot(
     rows["high"] = rows["change"] + Z90 * rows["change_se"].fillna(0)
     rows["label"] = pd.Categorical(rows["group"].map(short_label),
                                    categories=list(dict.fromkeys(rows["group"].map(short_label)))[::-1])
-    panels = [label_of(g, GROUP_LABELS) for g in groupings if g in set(rows["grouping"])]
-    rows["panel"] = pd.Categorical(rows["grouping"].map(lambda g: label_of(g, GROUP_LABELS)), categories=panels)
+    panels = [label_of(g, GROUP_LABELS) for g in groupings if g in set(rows["group_variable"])]
+    rows["panel"] = pd.Categorical(rows["group_variable"].map(lambda g: label_of(g, GROUP_LABELS)), categories=panels)
     rows["Scenario"] = rows["scenario"].str.replace("_", " ")
     kind = MEASURE_KINDS.get(measure, "number")
     axis = dollars_axis() if kind == "dollars" else {"labels": label_percent()}

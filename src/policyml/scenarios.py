@@ -61,7 +61,7 @@ Uncertainty
     :mod:`policyml.fairness`); a row is reliable when status quo, scenario and change are.
 
 Groups
-    Overall (``grouping == group == "All"``) and by each of :data:`policyml.modelling.AUDIT_GROUPS`
+    Overall (``group_variable == group == "All"``) and by each of :data:`policyml.modelling.AUDIT_GROUPS`
     present in the feature table, with every level (also empty ones) and small cells treated as
     :mod:`policyml.fairness` treats them: fewer than ``min_sample`` households flags the row
     unreliable, fewer than 10 suppresses it (values NaN) with the reason; no group is dropped.
@@ -91,7 +91,7 @@ from .survey import Estimate, SurveyDesign, reliability_options
 COLUMNS = (
     "scenario",
     "description",
-    "grouping",
+    "group_variable",
     "group",
     "measure",
     "status_quo",
@@ -664,7 +664,7 @@ def run_scenarios(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`COLUMNS`: per scenario and measure, the overall row (grouping and group
+        Columns :data:`COLUMNS`: per scenario and measure, the overall row (group_variable and group
         ``"All"``) then one row per group; see the module docstring for the definitions.
     """
     unknown = [task for task in pipelines if task not in MEASURES]
@@ -706,7 +706,7 @@ def run_scenarios(
                 note = ". ".join(filter(None, [scenario.note, "Changes: " + "; ".join(edited.steps),
                                                MEASURE_NOTES[measure], caveat])) + "."
                 labels = {"scenario": scenario.name, "description": scenario.description,
-                          "grouping": grouping, "group": group, "measure": measure}
+                          "group_variable": grouping, "group": group, "measure": measure}
                 if domain is None:
                     reason = fairness.suppressed_row(grouping, group, measure, n, suppress_below)["reason"]
                     row = {**labels, **dict.fromkeys(COLUMNS[5:12], math.nan), "n": n, "reliable": False,
