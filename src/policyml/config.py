@@ -6,7 +6,6 @@ stops the run with one line naming the problem and the fix.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ import jsonschema
 import yaml
 
 from .errors import ConfigError
-from .published import API_KEY_VARIABLE
+from .published import census_api_key
 from .resources import Mirror, PROJECT_ROOT, embedded
 from .schema import SurveyPeriod, check_period
 from .states import State, resolve_state
@@ -122,13 +121,7 @@ def load_settings(config: dict, schema_path: str | Path = SCHEMA_PATH) -> Settin
     if not states:
         raise ConfigError("config value states is empty", "name at least one state, e.g. states=[NM]")
     period = check_period(filled["year"], filled["survey"], filled["allow_experimental_2020"])
-    if filled["published"]["source"] == "api" and not os.environ.get(API_KEY_VARIABLE, "").strip():
-        # checked here, before any job runs, rather than when the summary step asks the API
-        raise ConfigError(
-            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
-            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
-            "or use published.source=offline",
-        )
+    census_api_key(filled["published"]["source"])  # before any job runs, not when the summary step asks
     return Settings(
         states=states,
         period=period,

@@ -21,6 +21,19 @@ from .states import State
 log = logging.getLogger(__name__)
 
 API_KEY_VARIABLE = "CENSUS_API_KEY"
+
+
+def census_api_key(source: str) -> str:
+    """The Census API key from the environment ("" when unset); a ConfigError when
+    ``published.source`` is ``api`` and there is none."""
+    key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    if source == "api" and not key:
+        raise ConfigError(
+            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
+            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
+            "or use published.source=offline",
+        )
+    return key
 Z90 = 1.645
 
 
@@ -96,13 +109,7 @@ def published_estimate(
     key is set and it answers, else the offline copy). When neither has it, the estimate is None and
     ``note`` says why, so a summary still gets written.
     """
-    api_key = os.environ.get(API_KEY_VARIABLE, "").strip()
-    if source == "api" and not api_key:
-        raise ConfigError(
-            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
-            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
-            "or use published.source=offline",
-        )
+    api_key = census_api_key(source)
     if source in ("api", "auto") and api_key:
         try:
             return from_api(table, state, period, api_key, session)
