@@ -267,7 +267,11 @@ def worker_main(args) -> None:
         return
     figures = run_stage(args.worker, workdir, args.scale, args.candidates, args.seed, args.n_jobs)
     Path(args.result).write_text(json.dumps(figures))
-    # end the loky workers now, so the process exits promptly
+    shutdown_workers()
+
+
+def shutdown_workers() -> None:
+    """End the loky workers now, so a worker process exits promptly."""
     try:
         from joblib.externals.loky import get_reusable_executor
 
@@ -280,8 +284,10 @@ def worker_main(args) -> None:
 # Parent side: standard library only (see the module docstring on ru_maxrss).
 
 
-def spawn(arguments: list[str], log: Path, blas_threads: int | None = None) -> None:
-    command = [sys.executable, str(Path(__file__).resolve()), *arguments]
+def spawn(arguments: list[str], log: Path, blas_threads: int | None = None, script: str | Path = __file__) -> None:
+    """Run ``script`` (this file, or another benchmark reusing this machinery) with ``arguments`` in
+    a fresh process, output to ``log``; exit with the log's tail when it fails."""
+    command = [sys.executable, str(Path(script).resolve()), *arguments]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     if blas_threads:
         env.update({k: str(blas_threads) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")})
@@ -350,21 +356,26 @@ def _cell(value, column: str) -> str:
     return f"{value:.0f}"  # MB
 
 
-def format_table(rows: list[dict]) -> str:
-    cells = [[_cell(row[c], c) for c in COLUMNS] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
+def format_table(rows: list[dict], columns=COLUMNS, cell=_cell) -> str:
+    """A plain-text table: the first two columns left-aligned, the figures right-aligned."""
+    cells = [[cell(row[c], c) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+
     def line(values):
         return " | ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
-    return "\n".join([line(COLUMNS), "-|-".join("-" * w for w in widths), *(line(r) for r in cells)])
+
+    return "\n".join([line(columns), "-|-".join("-" * w for w in widths), *(line(r) for r in cells)])
 
 
-def write_csv(rows: list[dict], path: Path) -> None:
+def write_csv(rows: list[dict], path: Path, columns=COLUMNS) -> None:
+    """The rows as CSV (floats rounded to 4 places; None and NaN as empty cells)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: ("" if v is None else round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
+            writer.writerow({k: ("" if v is None or (isinstance(v, float) and math.isnan(v))
+                                 else round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
 
 
 def parse_args(argv=None):

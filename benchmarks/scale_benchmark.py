@@ -50,7 +50,7 @@ share the cores. Stages not asked for but needed by one that is are run first, u
 
 Each row also gives input_MB, the size of the files the workflow rule would receive as ``input``
 (here: the files this stage reads; MiB, as Snakemake's ``input.size_mb``), and rule_mem_MB, what
-the rule's ``mem_mb=memory(base, per_input_mb)`` in workflow/rules/*.smk asks for at the first
+the rule's ``mem_mb=memory(base, per_input_mb, per_thread_mb)`` in workflow/rules/*.smk asks for at the first
 attempt (read from the rule files at run time). Compare it with peak_MB + workers_MB.
 
 Ratios are each data set's figure over the base data set's (NM, else the first given), and the
@@ -61,19 +61,19 @@ wall-clock seconds on a shared machine: read them, never assert them.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from modelling_scaling import _children, _cpu_seconds, _max_rss_mb, resample  # benchmarks/ is on sys.path
+from modelling_scaling import (  # benchmarks/ is on sys.path
+    _children, _cpu_seconds, _max_rss_mb, format_table, resample, shutdown_workers, spawn, write_csv,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUTPUT = ROOT / "benchmarks" / "results" / "scale_benchmark.csv"
@@ -168,9 +168,10 @@ def needed_stages(selected: list[str], dataset: dict) -> list[str]:
 # Rule memory requests (workflow/rules/*.smk), read by the parent with the standard library
 
 
-def rule_memory() -> dict[str, tuple[float, float]]:
-    """rule name -> (base_mb, per_input_mb) of its ``mem_mb=memory(...)``; rules without it are left out."""
-    found: dict[str, tuple[float, float]] = {}
+def rule_memory() -> dict[str, tuple[float, float, float]]:
+    """rule name -> (base_mb, per_input_mb, per_thread_mb) of its ``mem_mb=memory(...)``; rules
+    without it are left out."""
+    found: dict[str, tuple[float, float, float]] = {}
     for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
         rule = None
         for line in path.read_text().splitlines():
@@ -178,9 +179,10 @@ def rule_memory() -> dict[str, tuple[float, float]]:
             if header:
                 rule = header.group(1) or header.group(2)
                 continue
-            memory = re.search(r"mem_mb\s*=\s*memory\(\s*([0-9.]+)\s*(?:,\s*([0-9.]+)\s*)?\)", line)
+            memory = re.search(r"mem_mb\s*=\s*memory\(\s*([0-9.]+)\s*(?:,\s*([0-9.]+)\s*)?"
+                               r"(?:,\s*per_thread_mb\s*=\s*([0-9.]+)\s*)?\)", line)
             if memory and rule:
-                found[rule] = (float(memory.group(1)), float(memory.group(2) or 0))
+                found[rule] = (float(memory.group(1)), float(memory.group(2) or 0), float(memory.group(3) or 0))
     return found
 
 
@@ -397,12 +399,7 @@ def worker_main(args) -> None:
     dataset = json.loads(args.dataset_json)
     figures = run_stage(args.worker, dataset, Path(args.workdir), args)
     Path(args.result).write_text(json.dumps(figures))
-    try:  # end the loky workers now, so the process exits promptly
-        from joblib.externals.loky import get_reusable_executor
-
-        get_reusable_executor().shutdown(wait=True)
-    except Exception:  # pragma: no cover - best effort
-        pass
+    shutdown_workers()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -411,25 +408,18 @@ def worker_main(args) -> None:
 
 def measure(stage: str, dataset: dict, folder: Path, args) -> dict:
     result, log = folder / f"result_{stage}.json", folder / f"log_{stage}.txt"
-    command = [
-        sys.executable, str(Path(__file__).resolve()), "--worker", stage, "--dataset-json", json.dumps(dataset),
+    arguments = [
+        "--worker", stage, "--dataset-json", json.dumps(dataset),
         "--workdir", str(folder), "--candidates", str(args.candidates), "--seed", str(args.seed),
         "--n-jobs", str(args.n_jobs), "--shap-sample", str(args.shap_sample),
         "--permutation-repeats", str(args.permutation_repeats), "--result", str(result),
     ]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    if args.blas_threads:
-        env.update({k: str(args.blas_threads) for k in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")})
-    with open(log, "w") as handle:
-        code = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=ROOT).returncode
-    if code != 0:
-        tail = "".join(log.read_text().splitlines(keepends=True)[-30:])
-        raise SystemExit(f"worker {stage} on {dataset['label']} failed (exit {code}); log {log}:\n{tail}")
+    spawn(arguments, log, args.blas_threads, script=__file__)
     return json.loads(result.read_text())
 
 
 def summarise(raw: dict[tuple[str, str], dict], stages: list[str], labels: list[str], base: str,
-              memory: dict[str, tuple[float, float]]) -> list[dict]:
+              memory: dict[str, tuple[float, float, float]], threads: int = 1) -> list[dict]:
     rows = []
     for stage in stages:
         reference = raw.get((stage, base))
@@ -439,8 +429,8 @@ def summarise(raw: dict[tuple[str, str], dict], stages: list[str], labels: list[
                 continue
             row = {k: figures[k] for k in ("stage", "dataset", "households", *FIGURES)}
             row["total_MB"] = figures["peak_MB"] + figures["workers_MB"]
-            base_mb, per_mb = memory.get(RULES[stage], (math.nan, math.nan))
-            row["rule_mem_MB"] = base_mb + per_mb * figures["input_MB"]
+            base_mb, per_mb, per_thread = memory.get(RULES[stage], (math.nan, math.nan, math.nan))
+            row["rule_mem_MB"] = base_mb + per_mb * figures["input_MB"] + per_thread * threads
             row |= dict.fromkeys(COLUMNS[COLUMNS.index("rows_ratio"):])
             if reference is not None:
                 rows_ratio = figures["households"] / reference["households"]
@@ -468,26 +458,6 @@ def _cell(value, column: str) -> str:
     if column == "input_MB":
         return f"{value:.1f}"
     return f"{value:.0f}"  # MB
-
-
-def format_table(rows: list[dict]) -> str:
-    cells = [[_cell(row[c], c) for c in COLUMNS] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(COLUMNS)]
-
-    def line(values):
-        return " | ".join(v.ljust(w) if i < 2 else v.rjust(w) for i, (v, w) in enumerate(zip(values, widths)))
-
-    return "\n".join([line(COLUMNS), "-|-".join("-" * w for w in widths), *(line(r) for r in cells)])
-
-
-def write_csv(rows: list[dict], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: ("" if v is None or (isinstance(v, float) and math.isnan(v))
-                                 else round(v, 4) if isinstance(v, float) else v) for k, v in row.items()})
 
 
 def parse_args(argv=None):
@@ -576,17 +546,17 @@ def main(argv=None) -> None:
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    rows = summarise(raw, stages, labels, base, rule_memory())
-    write_csv(rows, args.output)
+    rows = summarise(raw, stages, labels, base, rule_memory(), args.n_jobs)
+    write_csv(rows, args.output, COLUMNS)
     minutes = (time.perf_counter() - started) / 60
     described = ", ".join(f"{d['label']}" for d in datasets)
     print(f"policyml scale benchmark: {described} (2018 1-Year); {TASK} task for the model stages; tuning "
           f"candidates {args.candidates}, factor 3, n_jobs {args.n_jobs}; SHAP sample {args.shap_sample}, "
           f"permutation repeats {args.permutation_repeats}; one run each")
-    print(format_table(rows))
+    print(format_table(rows, COLUMNS, _cell))
     print(f"ratios are to {base}; exponent = log(ratio) / log(rows_ratio); MB = MiB; peak_MB = ru_maxrss of the "
           "stage's process (baseline: after imports and inputs); workers_MB = loky workers' own peaks; "
-          "total_MB = peak + workers; rule_mem_MB = the rule's memory(base, per_input_mb) for input_MB of input")
+          "total_MB = peak + workers; rule_mem_MB = the rule's memory(base, per_input_mb, per_thread_mb) for input_MB of input and --n-jobs threads")
     load_after = os.getloadavg()
     print(f"CSV: {args.output}; whole run {minutes:.1f} min; load average (1 min) {load_before[0]:.1f} at start, "
           f"{load_after[0]:.1f} at end, on {os.cpu_count()} CPUs"
