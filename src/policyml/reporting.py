@@ -227,22 +227,22 @@ def _fmt_spread(value: Any, kind: str, digits: int | None) -> str:
     return fmt_value(value, kind, digits)
 
 
-def fmt_moe(value: Any, moe: Any, kind: str = "number", digits: int | None = None) -> str:
-    """An estimate with its 90% margin of error: ``"$45,792 (±$1,541)"``, ``"38.4% (±2.0 pp)"``."""
+def _fmt_with_spread(value: Any, spread: Any, kind: str, digits: int | None, prefix: str, name: str) -> str:
     if _missing(value):
         return MISSING
-    if _missing(moe):
-        return f"{fmt_value(value, kind, digits)} (MOE n/a)"
-    return f"{fmt_value(value, kind, digits)} (±{_fmt_spread(moe, kind, digits)})"
+    if _missing(spread):
+        return f"{fmt_value(value, kind, digits)} ({name} n/a)"
+    return f"{fmt_value(value, kind, digits)} ({prefix}{_fmt_spread(spread, kind, digits)})"
+
+
+def fmt_moe(value: Any, moe: Any, kind: str = "number", digits: int | None = None) -> str:
+    """An estimate with its 90% margin of error: ``"$45,792 (±$1,541)"``, ``"38.4% (±2.0 pp)"``."""
+    return _fmt_with_spread(value, moe, kind, digits, "±", "MOE")
 
 
 def fmt_se(value: Any, se: Any, kind: str = "number", digits: int | None = None) -> str:
     """An estimate with its standard error: ``"$45,792 (SE $936)"``."""
-    if _missing(value):
-        return MISSING
-    if _missing(se):
-        return f"{fmt_value(value, kind, digits)} (SE n/a)"
-    return f"{fmt_value(value, kind, digits)} (SE {_fmt_spread(se, kind, digits)})"
+    return _fmt_with_spread(value, se, kind, digits, "SE ", "SE")
 
 
 def fmt_change(value: Any, kind: str = "number", digits: int | None = None) -> str:
