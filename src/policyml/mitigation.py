@@ -62,7 +62,7 @@ from fairlearn.reductions import DemographicParity, EqualizedOdds, Exponentiated
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.pipeline import Pipeline
 
-from . import fairness
+from . import fairness, features
 from . import metrics as M
 from . import models
 from .errors import ConfigError, DataError
@@ -77,7 +77,7 @@ VARIANTS = ("unmitigated", "threshold_optimizer", "exponentiated_gradient", "wit
 #: Protected attributes (categorical columns of the feature table) that ``with_protected`` adds as
 #: model inputs when present, and the columns allowed as the sensitive feature. ``age`` (numeric)
 #: is represented by ``age_band``.
-PROTECTED = ("race", "hispanic_origin", "sex", "age_band", "disability", "nativity")
+PROTECTED = tuple(name for name in features.PROTECTED if features.CATALOG[name].kind == "categorical")
 
 #: Columns of :func:`compare_mitigation`, in order.
 COLUMNS = ("variant", "base_model", "sensitive_feature", "group", "metric", "estimate", "se", "note")
