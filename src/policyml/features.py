@@ -276,10 +276,12 @@ class FeatureTable:
     protected: list[str]  # audit columns (in the model only with include_protected)
     descriptions: dict[str, str]
 
-    def spec_record(self, spec: FeatureSpec | None = None) -> dict:
+    def spec_record(self, spec: FeatureSpec | None = None, targets: dict | None = None) -> dict:
         """What feature_spec.json records: unit, targets, weights, model inputs, provenance, guard.
 
         ``spec`` is the household feature spec; person mode (ACSIncome) has a fixed feature set.
+        ``targets`` (the config's targets section) is recorded as ``target_settings``, so readers
+        (the report) know the low-income line without inferring it from the data.
         """
         if spec is None:
             return {
@@ -300,6 +302,7 @@ class FeatureTable:
             "descriptions": self.descriptions,
             "sources": {k: list(v) for k, v in spec.sources.items()},
             "never_features": INCOME_DERIVED,
+            **({"target_settings": dict(targets)} if targets is not None else {}),
         }
 
 

@@ -14,7 +14,7 @@ def main(smk):
     if smk.wildcards.unit == "households":
         spec = FeatureSpec.from_config(settings.features)
         table = build_feature_table(pd.read_parquet(smk.input.households), dictionary, spec, settings.targets)
-        record = table.spec_record(spec)
+        record = table.spec_record(spec, settings.targets)
     else:
         table = build_acsincome_table(pd.read_parquet(smk.input.persons), dictionary)
         record = table.spec_record()
