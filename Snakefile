@@ -25,3 +25,7 @@ rule all:
     input:
         get_final_output(),
     default_target: True
+
+
+onsuccess:
+    print(*report_lines(get_final_output()), sep="\n")

@@ -22,10 +22,13 @@ state = "XX"
 
 # Overview
 
-Report for `{python} state`.
+```{python}
+#| output: asis
+print(f"Report for {state}.")
+```
 
-::: {.callout-tip title="Policy Insight"}
-A tip.
+::: {.callout-note title="Policy Insight"}
+A note.
 :::
 
 ```{python}

@@ -8,6 +8,7 @@ import json
 import os
 import re
 import stat
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -15,17 +16,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.errors import ConfigError
+from policyml import fallback
+from policyml.errors import ConfigError, DataError
+from policyml.fallback import ChunkError, parse_qmd
 from policyml.render import (
-    ChunkError,
     escape,
-    expand_includes,
     index_entry,
     main,
-    parse_qmd,
+    quarto_binary,
     render_index,
     render_report,
 )
+
+REPORT_QMD = Path(__file__).resolve().parents[1] / "report" / "report.qmd"
 
 SYNTHETIC_QMD = '''\
 ---
@@ -39,9 +42,12 @@ state = "DEFAULT_STATE"
 year = 1999
 ```
 
-# Context {#sec-context}
+# Context
 
-This report covers `{python} state` in `{python} year`; see @fig-scatter.
+```{python}
+#| output: asis
+print(f"This report covers {state} in {year}; see Figure 1.")
+```
 
 ::: {.callout-note title="Policy Insight"}
 Households above the line are **not** the whole story.
@@ -60,8 +66,7 @@ ggplot(frame, aes("hours", "income")) + geom_point()
 # Groups
 
 ```{python}
-#| label: tbl-groups
-#| tbl-cap: "Households by group"
+#| label: table-groups
 from IPython.display import Markdown
 
 groups = pd.DataFrame({"group": ["<script>alert(1)</script>", "A & B"], "share": [0.4, 0.6]})
@@ -187,14 +192,12 @@ def test_render_report_embeds_figures_as_png_data_uris(rendered):
             assert image.width > 100 and image.height > 100
 
 
-def test_render_report_captions_and_numbers_figures_and_tables(rendered):
-    """Check that fig-cap and tbl-cap give numbered captions and @fig- references link to them."""
+def test_render_report_captions_and_numbers_figures(rendered):
+    """Check that a fig- labelled chunk's fig-cap becomes a numbered caption, as in Quarto."""
     page = rendered["page"]
     assert re.search(r'<figure id="fig-scatter">.*?<figcaption><strong>Figure 1:</strong> '
                      r"Income against hours \(synthetic\)</figcaption>", page, re.S)
-    assert '<a href="#fig-scatter">Figure 1</a>' in page
-    assert re.search(r'<div id="tbl-groups" class="pm-table">\s*<div class="pm-table-caption">\s*'
-                     r"<p><strong>Table 1:</strong> Households by group</p>", page)
+    assert page.count("<figcaption>") == 1  # the unlabelled matplotlib figure has no caption
 
 
 def test_render_report_escapes_data_labels_in_markdown_tables(rendered):
@@ -277,8 +280,8 @@ def test_render_main_failing_chunk_exits_nonzero_with_one_line(tmp_path, capsys)
     assert not (tmp_path / "x.html").exists()
 
 
-def test_parse_qmd_reads_options_and_keeps_verbatim_fences():
-    """Check that #| options parse as YAML and plain fenced code is markdown, not a chunk."""
+def test_parse_qmd_reads_options_and_splits_markdown():
+    """Check that #| options parse as YAML and markdown between chunks stays as text."""
     text = ("---\ntitle: T\n---\n\nIntro.\n\n```python\nnot_run()\n```\n\n"
             "```{python}\n#| label: fig-a\n#| fig-cap: \"A: caption\"\n#| tags: [parameters]\n"
             "x = 1\n```\n")
@@ -287,39 +290,58 @@ def test_parse_qmd_reads_options_and_keeps_verbatim_fences():
     chunks = document.chunks
     assert len(chunks) == 1
     assert chunks[0].options == {"label": "fig-a", "fig-cap": "A: caption", "tags": ["parameters"]}
-    assert chunks[0].line == 11 and chunks[0].body == "x = 1"
-    verbatim = [p for p in document.parts if getattr(p, "verbatim", False)]
-    assert len(verbatim) == 1 and "not_run()" in verbatim[0].text
+    assert chunks[0].where == "document line 11" and chunks[0].body == "x = 1"
+    assert "not_run()" in document.parts[0]
 
 
-def test_parse_qmd_refuses_unclosed_fence_and_other_engines():
-    """Check that an unclosed chunk and an {r} chunk are ConfigErrors naming the line."""
-    with pytest.raises(ConfigError, match="line 1: the code block opened here is never closed"):
+def test_parse_qmd_refuses_unclosed_chunk_other_engines_and_duplicate_labels():
+    """Check that an unclosed chunk, an {r} chunk and a reused label are ConfigErrors naming the line."""
+    with pytest.raises(ConfigError, match="line 1: the chunk opened here is never closed"):
         parse_qmd("```{python}\nx = 1\n")
     with pytest.raises(ConfigError, match=r"line 3: a \{r\} chunk"):
         parse_qmd("Text\n\n```{r}\n1\n```\n")
+    with pytest.raises(ConfigError, match=r"runs plain \{python\} chunks"):
+        parse_qmd("```{python echo=false}\n```\n")
     with pytest.raises(ConfigError,
                        match="chunk label 'a' is used at document line 1 and at document line 4"):
         parse_qmd("```{python}\n#| label: a\n```\n```{python}\n#| label: a\n```\n")
 
 
-def test_expand_includes_inlines_partials_and_keeps_origins(tmp_path):
-    """Check that include shortcodes pull in partials and chunks name the partial's line."""
-    (tmp_path / "parts").mkdir()
-    (tmp_path / "parts" / "_models.qmd").write_text(
-        "## Models\n\n```{python}\n#| label: fit\nx = 1\n```\n{{< pagebreak >}}\n")
-    qmd = tmp_path / "main.qmd"
-    qmd.write_text("# Top\n\n{{< include parts/_models.qmd >}}\n\nEnd.\n")
-    text, origins = expand_includes(qmd)
-    assert text.splitlines()[2] == "## Models"
-    document = parse_qmd(text, "main.qmd", origins)
-    assert document.chunks[0].where == "parts/_models.qmd line 3"
-    assert "pagebreak" not in "".join(getattr(p, "text", "") for p in document.parts)
-    with pytest.raises(ConfigError, match=r"main.qmd line 2: the Quarto shortcode \{\{< video"):
-        parse_qmd("Text\n{{< video x.mp4 >}}\n", "main.qmd")
-    qmd.write_text("{{< include missing.qmd >}}\n")
-    with pytest.raises(ConfigError, match="main.qmd line 1: included file missing.qmd"):
-        expand_includes(qmd)
+@pytest.mark.parametrize("text, message", [
+    ("```{python}\n#| code-fold: true\nx = 1\n```\n",
+     r"document line 1: the option 'code-fold' is not rendered by the fallback engine "
+     r"\(it renders chunk options: label, tags, echo"),
+    ("```{python}\n#| output: markup\n```\n", r"output: 'markup' is not rendered"),
+    ("Text\n{{< video x.mp4 >}}\n", r"document line 2: shortcodes"),
+    ("The state is `{python} state`.\n", r"document line 1: inline code"),
+    ("As @fig-income shows.\n", r"cross-references"),
+    ("::: {.callout-tip}\nTip.\n:::\n", r"the callout .callout-tip is not rendered"),
+    ("::: {.panel-tabset .callout-important}\n:::\n", r"the callout .callout-important"),
+    ("---\nbibliography: refs.bib\n---\n", r"front matter: the key 'bibliography'"),
+    ("---\nformat:\n  html:\n    code-fold: true\n---\n", r"the option 'code-fold'.*html options"),
+])
+def test_parse_qmd_refuses_what_the_fallback_does_not_render(text, message):
+    """Check that a Quarto feature outside fallback.RENDERS is refused with its line, not dropped."""
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_qmd(text)
+    assert "fallback.RENDERS" in str(caught.value)
+
+
+def test_report_qmd_uses_only_what_the_fallback_renders():
+    """Check that report.qmd and its _quarto.yml use only the constructs of fallback.RENDERS."""
+    document = parse_qmd(REPORT_QMD.read_text(encoding="utf-8"), REPORT_QMD.name)
+    fallback.project_config(REPORT_QMD)
+    assert len(document.chunks) > 50
+    assert sum("parameters" in chunk.tags for chunk in document.chunks) == 1
+
+
+def test_fallback_renders_every_listed_construct():
+    """Check that every chunk option and callout of RENDERS is used by the synthetic report or report.qmd."""
+    used = SYNTHETIC_QMD + REPORT_QMD.read_text(encoding="utf-8")
+    for option in fallback.RENDERS["chunk options"]:
+        assert re.search(rf"^#\| {option}:", used, re.M), option
+    for callout in fallback.RENDERS["callouts"]:
+        assert f".{callout}" in used, callout
 
 
 def test_render_report_rejects_bad_parameter_name(tmp_path):
@@ -331,40 +353,37 @@ def test_render_report_rejects_bad_parameter_name(tmp_path):
                       progress=lambda _: None)
 
 
-def test_render_report_quarto_engine_passes_params_and_options(tmp_path, monkeypatch):
-    """Check that with quarto on PATH, auto calls it with params, execute-dir and embedding."""
-    bin_dir = tmp_path / "bin"
+def _fake_quarto(bin_dir: Path, body: str) -> None:
+    """A stand-in ``quarto`` script (for the hand-off on machines without Quarto; the real
+    Quarto is tested in test_quarto.py)."""
     bin_dir.mkdir()
-    calls = tmp_path / "calls.txt"
     fake = bin_dir / "quarto"
-    fake.write_text(f"""#!/bin/sh
-if [ "$1" = "--version" ]; then echo 9.9.9; exit 0; fi
-printf '%s\\n' "$@" > {calls}
-out=""; dir=""; params=""
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --output) out="$2"; shift;;
-    --output-dir) dir="$2"; shift;;
-    --execute-params) params="$2"; shift;;
-  esac
-  shift
-done
-cp "$params" {tmp_path}/params-seen.yml
-mkdir -p "$dir"
-printf '<html><body><p>quarto page</p></body></html>' > "$dir/$out"
-""")
+    fake.write_text(f'#!/bin/sh\nif [ "$1" = "--version" ]; then echo 9.9.9; exit 0; fi\n{body}')
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    qmd = tmp_path / "report.qmd"
+
+
+def test_render_report_quarto_engine_renders_a_scratch_copy(tmp_path, monkeypatch):
+    """Check that Quarto gets a scratch copy of the report folder, absolute params and this Python."""
+    calls = tmp_path / "calls.txt"
+    _fake_quarto(tmp_path / "bin", f"""printf '%s\\n' "$PWD" "$QUARTO_PYTHON" "$@" > {calls}
+while [ $# -gt 0 ]; do [ "$1" = "--execute-params" ] && cp "$2" {tmp_path}/params-seen.yml; shift; done
+mkdir .quarto report_files
+printf '<html><body><p>quarto page</p></body></html>' > report.html
+""")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    (tmp_path / "report").mkdir()
+    qmd = tmp_path / "report" / "report.qmd"
     qmd.write_text("# T\n")
     output = tmp_path / "site" / "report.html"
     engine = render_report(qmd, output, {"state": "NM", "year": 2018}, workdir=tmp_path,
                            progress=lambda _: None)
     assert engine == "quarto"
-    arguments = calls.read_text().splitlines()
-    assert arguments[:4] == ["render", str(qmd), "--to", "html"]
+    cwd, python, *arguments = calls.read_text().splitlines()
+    assert Path(cwd).name == "report" and Path(cwd) != qmd.parent and not Path(cwd).exists()
+    assert python == sys.executable
+    assert arguments[:4] == ["render", "report.qmd", "--to", "html"]
     assert arguments[arguments.index("--execute-dir") + 1] == str(tmp_path.resolve())
-    assert arguments[arguments.index("-M") + 1] == "embed-resources:true"
+    assert Path(arguments[arguments.index("--execute-params") + 1]).is_absolute()
     import yaml
 
     assert yaml.safe_load((tmp_path / "params-seen.yml").read_text()) == {"state": "NM",
@@ -372,14 +391,34 @@ printf '<html><body><p>quarto page</p></body></html>' > "$dir/$out"
     page = output.read_text()
     assert "quarto page" in page and "Rendered with Quarto 9.9.9" in page
     assert [p.name for p in output.parent.iterdir()] == ["report.html"]
+    assert sorted(p.name for p in qmd.parent.iterdir()) == ["report.qmd"]
+
+
+def test_render_report_quarto_failure_is_one_error_naming_the_cell(tmp_path, monkeypatch):
+    """Check that a failing quarto render gives a DataError naming Quarto's cell and error, no HTML."""
+    _fake_quarto(tmp_path / "bin", """echo 'Cell 3/9: maps-setup.....Done'
+echo 'Cell 4/9: fig-map.........ERROR: '
+echo 'KeyError: puma'
+exit 1
+""")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    qmd = tmp_path / "report.qmd"
+    qmd.write_text("# T\n")
+    output = tmp_path / "site" / "report.html"
+    with pytest.raises(DataError, match=r"quarto render report.qmd failed \(exit status 1\): "
+                                        r"Cell 4/9: fig-map\.+ERROR:; KeyError: puma"):
+        render_report(qmd, output, {}, progress=lambda _: None)
+    assert not output.exists()
 
 
 def test_render_report_quarto_engine_missing_is_config_error(tmp_path, monkeypatch):
     """Check that engine='quarto' without a quarto binary names the fix."""
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
     qmd = tmp_path / "r.qmd"
     qmd.write_text("# T\n")
-    with pytest.raises(ConfigError, match="no quarto binary is on PATH"):
+    assert quarto_binary() is None
+    with pytest.raises(ConfigError, match="no quarto binary is on PATH or beside this Python"):
         render_report(qmd, tmp_path / "r.html", {}, engine="quarto", progress=lambda _: None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import io
 import json
+import os
 import re
 import subprocess
 import sys
@@ -229,6 +230,83 @@ def test_workflow_report_has_every_section_and_opens_in_a_browser(wy_run, tmp_pa
     problems = check_in_browser(wy_run / "results/WY/2018/report.html", tmp_path / "report.png")
     assert problems == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
+
+
+# ------------------------------------------------------------------------------- real Quarto
+
+
+def _quarto_or_skip() -> str:
+    from policyml.render import quarto_binary
+
+    quarto = quarto_binary()
+    if quarto is None:
+        pytest.skip("no Quarto on PATH or in the virtual environment (tools/install-quarto.sh "
+                    "installs one where ../shared/tools/quarto exists)")
+    return quarto
+
+
+def _report_folder_files() -> list[str]:
+    return sorted(str(p.relative_to(REPO)) for p in (REPO / "report").rglob("*"))
+
+
+def test_workflow_report_rendered_by_real_quarto(wy_run):
+    """Check that with Quarto installed the workflow's report is Quarto's, footer naming its version, and report/ stays clean."""
+    from policyml.render import quarto_version, rendered_with
+
+    quarto = _quarto_or_skip()
+    report = wy_run / "results/WY/2018/report.html"
+    assert rendered_with(report) == f"Rendered with Quarto {quarto_version(quarto)}"
+    assert 'class="callout callout-style-default callout-note' in report.read_text()  # Quarto's own callouts
+    assert _report_folder_files() == sorted(f"report/{name}" for name in (
+        "_quarto.yml", "filters", "filters/callouts.lua", "policyml.css", "report.qmd"))
+    assert not list((wy_run / "results/WY/2018").glob("*render*"))
+    assert f"policyml: report results/WY/2018/report.html (Rendered with Quarto" in (wy_run / "stdout.txt").read_text()
+
+
+def test_workflow_quarto_and_fallback_give_the_same_document(wy_run, tmp_path):
+    """Check that Quarto and the fallback give the same headings, callouts, figures, captions and prose numbers."""
+    from html_text import read_report
+    from policyml.render import rendered_with
+
+    _quarto_or_skip()
+    quarto_page = wy_run / "results/WY/2018/report.html"
+    assert rendered_with(quarto_page).startswith("Rendered with Quarto")
+    fallback_page = tmp_path / "fallback.html"
+    params = {"state": "WY", "year": 2018, "results": "results/WY/2018", "mirrors": []}
+    from policyml.render import render_report
+
+    assert render_report(REPO / "report/report.qmd", fallback_page, params, engine="jupyter",
+                         workdir=wy_run, progress=lambda _: None) == "jupyter"
+    quarto, fallback = read_report(quarto_page.read_text()), read_report(fallback_page.read_text())
+    assert len(quarto.headings) >= 30 and quarto.headings == fallback.headings
+    assert len(quarto.callouts) >= 11 and quarto.callouts == fallback.callouts
+    assert quarto.figures >= 10 and quarto.figures == fallback.figures
+    assert quarto.captions == fallback.captions and quarto.captions[0].startswith("Figure 1: ")
+    assert len(quarto.numbers) > 500 and quarto.numbers == fallback.numbers
+    assert quarto.text == fallback.text
+
+
+def test_workflow_quarto_renders_side_by_side(wy_run, tmp_path):
+    """Check that three Quarto renders at once all succeed, give the same page text and leave nothing behind."""
+    from html_text import read_report
+
+    _quarto_or_skip()
+    command = [sys.executable, "-m", "policyml.render", str(REPO / "report/report.qmd"),
+               "-P", "state=WY", "-P", "year=2018", "-P", "results=results/WY/2018",
+               "--engine", "quarto", "--workdir", str(wy_run)]
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    environment = {**os.environ, "TMPDIR": str(scratch)}
+    processes = [subprocess.Popen([*command, "-o", str(tmp_path / f"report{i}.html")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env=environment) for i in range(3)]
+    errors = [process.communicate(timeout=600)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0], errors
+    pages = [read_report((tmp_path / f"report{i}.html").read_text()) for i in range(3)]
+    assert pages[0].text == pages[1].text == pages[2].text and pages[0].figures >= 10
+    assert list(scratch.iterdir()) == []
+    assert _report_folder_files() == sorted(f"report/{name}" for name in (
+        "_quarto.yml", "filters", "filters/callouts.lua", "policyml.css", "report.qmd"))
 
 
 def test_workflow_same_seed_same_metrics(wy_run, tmp_path):

@@ -4,19 +4,15 @@ callouts.lua: the pandoc Lua filter of policyml's fallback report engine (Jupyte
 Quarto handles all of this itself; this filter gives plain pandoc the same features for the
 constructs report/report.qmd uses. It runs three passes, in order:
 
-1. Untrusted outputs. The renderer puts data-derived markdown (IPython Markdown outputs, inline
-   `{python}` values) into raw elements of the made-up formats `pm_markdown` and `pm_text`.
-   `pm_markdown` is parsed here WITHOUT raw HTML, so a label such as "<script>" shows as text;
-   `pm_text` becomes a plain string. The HTML writer escapes both.
+1. Untrusted outputs. The renderer puts data-derived markdown (IPython Markdown outputs of
+   chunks without `output: asis`) into raw blocks of the made-up format `pm_markdown`, parsed
+   here WITHOUT raw HTML, so a label such as "<script>" shows as text.
 2. Callouts. `::: {.callout-note title="Policy Insight"}` (also callout-warning, -tip,
    -important, -caution) becomes a box: div.pm-callout.pm-callout-KIND holding
    div.pm-callout-title and div.pm-callout-body. Without a title attribute a leading heading in the
    div is the title, else the kind ("Note"). Classes carry a pm- prefix so they never collide with
    Quarto's own callout CSS when the same stylesheet is used there.
-3. Cross-references, Quarto style: figures `#fig-x`, tables `#tbl-x` (a div holding a
-   div.pm-table-caption) and headings `#sec-x` are numbered in document order; `@fig-x`, `@tbl-x`
-   and `@sec-x` become links reading "Figure 2", "Table 1", "Section 3.1". Figure captions gain a
-   "Figure N: " prefix, and a figure image's `fig-alt` attribute becomes its alt text.
+3. Figure numbers: figures of chunks labelled `fig-*` get a "Figure N: " caption prefix.
 --]]
 
 -- 1. Untrusted outputs -------------------------------------------------------------------------
@@ -28,16 +24,6 @@ local untrusted = {
     if raw.format == "pm_markdown" then
       local blocks = pandoc.read(raw.text, UNTRUSTED_READER).blocks
       return pandoc.Div(blocks, pandoc.Attr("", {"cell-output-markdown"}))
-    elseif raw.format == "pm_text" then
-      return pandoc.Plain({pandoc.Str(raw.text)})
-    end
-  end,
-  RawInline = function(raw)
-    if raw.format == "pm_markdown" then
-      local blocks = pandoc.read(raw.text, UNTRUSTED_READER).blocks
-      return pandoc.utils.blocks_to_inlines(blocks)
-    elseif raw.format == "pm_text" then
-      return pandoc.Str(raw.text)
     end
   end,
 }
@@ -89,17 +75,12 @@ local callouts = {
   end,
 }
 
--- 3. Cross-references ---------------------------------------------------------------------------
-
-local references = {}  -- id -> link text, e.g. "fig-income" -> "Figure 2"
+-- 3. Figure numbers ----------------------------------------------------------------------------
+-- Quarto numbers the figures of chunks labelled fig-*: "Figure 2: caption". So does this pass.
 
 local function first_image(figure)
   local found = nil
-  figure:walk({
-    Image = function(image)
-      found = found or image
-    end,
-  })
+  figure:walk({Image = function(image) found = found or image end})
   return found
 end
 
@@ -111,109 +92,25 @@ local function figure_id(figure)
   return image and image.identifier or ""
 end
 
-local function number_targets(doc)
-  local figures, tables = 0, 0
-  local sections = {}
-  doc.blocks:walk({
-    traverse = "topdown",
-    Header = function(header)
-      if header.classes:includes("unnumbered") then
-        return nil
-      end
-      local level = header.level
-      sections[level] = (sections[level] or 0) + 1
-      for deeper = level + 1, 6 do
-        sections[deeper] = nil
-      end
-      if header.identifier:match("^sec%-") then
-        local parts = {}
-        for l = 1, level do
-          table.insert(parts, tostring(sections[l] or 0))
-        end
-        references[header.identifier] = "Section " .. table.concat(parts, ".")
-      end
-    end,
-    Figure = function(figure)
-      local id = figure_id(figure)
-      if id:match("^fig%-") then
-        figures = figures + 1
-        references[id] = "Figure " .. figures
-      end
-    end,
-    Div = function(div)
-      if div.identifier:match("^tbl%-") then
-        tables = tables + 1
-        references[div.identifier] = "Table " .. tables
-      end
-    end,
-  })
-end
-
-local function prefix_caption(blocks, text)
-  -- put "Figure 2: " in front of the first block's inlines
-  if #blocks == 0 then
-    return pandoc.Blocks({pandoc.Plain({pandoc.Strong({pandoc.Str(text)})})})
-  end
-  local first = blocks[1]
-  if first.content then
-    first.content:insert(1, pandoc.Space())
-    first.content:insert(1, pandoc.Strong({pandoc.Str(text .. ":")}))
-  end
-  return blocks
-end
-
-local crossrefs = {
+local figures = 0
+local numbers = {
   Figure = function(figure)
-    local image = first_image(figure)
-    if image and image.attributes["fig-alt"] then
-      local alt = image.attributes["fig-alt"]
-      figure = figure:walk({
-        Image = function(img)
-          img.caption = pandoc.Inlines({pandoc.Str(alt)})
-          img.attributes["fig-alt"] = nil
-          return img
-        end,
-      })
-    end
     local id = figure_id(figure)
-    if references[id] then
-      figure.identifier = id
-      figure.caption.long = prefix_caption(figure.caption.long, references[id])
+    if not id:match("^fig%-") then
+      return nil
+    end
+    figures = figures + 1
+    figure.identifier = id
+    local blocks = figure.caption.long
+    if #blocks == 0 then
+      blocks:insert(pandoc.Plain({}))
+    end
+    if blocks[1].content then
+      blocks[1].content:insert(1, pandoc.Space())
+      blocks[1].content:insert(1, pandoc.Strong({pandoc.Str("Figure " .. figures .. ":")}))
     end
     return figure
   end,
-  Div = function(div)
-    if references[div.identifier] and div.identifier:match("^tbl%-") then
-      return div:walk({
-        Div = function(inner)
-          if inner.classes:includes("pm-table-caption") then
-            inner.content = prefix_caption(inner.content, references[div.identifier])
-            return inner
-          end
-        end,
-      })
-    end
-  end,
-  Cite = function(cite)
-    local links = pandoc.Inlines({})
-    for i, citation in ipairs(cite.citations) do
-      local text = references[citation.id]
-      if not text then
-        return nil  -- not a cross-reference: leave it alone
-      end
-      if i > 1 then
-        links:insert(pandoc.Str(","))
-        links:insert(pandoc.Space())
-      end
-      links:insert(pandoc.Link({pandoc.Str(text)}, "#" .. citation.id))
-    end
-    return links
-  end,
 }
 
-return {
-  untrusted,
-  callouts,
-  {Pandoc = function(doc) number_targets(doc) return doc end},
-  crossrefs,
-}
+return {untrusted, callouts, numbers}

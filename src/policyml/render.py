@@ -1,33 +1,23 @@
-"""Render the policy report (.qmd) to one self-contained HTML file, with or without Quarto.
+"""Render the policy report (.qmd) to one self-contained HTML file, with Quarto or the fallback.
 
 Two engines read the same ``report/report.qmd``:
 
 ``quarto``
-    ``quarto render`` when a ``quarto`` binary is on PATH; its options come from
-    ``report/_quarto.yml`` (embedded resources, table of contents, numbered sections, policyml.css).
+    ``quarto render``, with the Quarto found on PATH or installed beside this Python (the
+    virtual environment's or conda environment's ``bin/``, where ``tools/install-quarto.sh``,
+    ``pip install quarto-cli`` and conda-forge's ``quarto`` put it). It renders a scratch copy of
+    the .qmd's folder, so Quarto's working files (``.quarto/``, ``*_files/``, a ``.gitignore``)
+    never land in ``report/`` and renders running side by side never share a file. Chunks run
+    in this Python (``QUARTO_PYTHON``), which needs ``papermill`` for Quarto's parameters.
 ``jupyter``
-    The fallback when Quarto is missing. It parses the .qmd (YAML front matter, markdown,
-    ```` ```{python} ```` chunks with ``#|`` options), builds a notebook, injects the parameters
-    cell after the cell tagged ``parameters`` (as Quarto does), executes it with nbclient, turns the
-    outputs into markdown and converts that with pandoc (the ``pypandoc_binary`` wheel) using
-    ``report/filters/callouts.lua`` and ``report/policyml.css``.
+    The fallback for machines without Quarto (:mod:`policyml.fallback`): Jupyter (nbclient) and
+    pandoc, for exactly the Quarto features that ``fallback.RENDERS`` lists.
 
-``engine="auto"`` picks Quarto when it is on PATH. Either way the page footer names the engine, the
-HTML is written atomically (no partial file on failure), and a failing chunk stops the render with
-one error naming the chunk.
+``engine="auto"`` picks Quarto when it is found. Either way the footer names the engine and its
+version, the HTML is written atomically (no partial file on failure) and a failure is one error.
 
-Chunk options understood by the fallback (Quarto's names and defaults, except ``echo``, which
-defaults to false for a policy report): ``label``, ``echo``, ``eval``, ``output`` (true, false,
-``asis``), ``include``, ``warning``, ``error``, ``fig-cap``, ``fig-alt``, ``fig-align``,
-``tbl-cap``, ``tags``. Defaults come from ``execute:`` in ``_quarto.yml`` beside the .qmd, then the
-front matter. Inline expressions `` `{python} expr` `` are evaluated where they stand;
-``{{< include FILE >}}`` lines are expanded first and ``{{< pagebreak >}}`` is dropped.
-
-Escaping. Markdown produced by chunks (``IPython.display.Markdown`` outputs, inline values) is
-parsed with raw HTML switched off, so data-derived labels reach the page as text. Two kinds of
-output are trusted and passed through as they are, as Quarto does: ``output: asis`` text and HTML
-outputs (``IPython.display.HTML``, ``DataFrame`` HTML). Build those with :func:`escape` around
-every data-derived value (an escaped ``&lt;`` reads the same through both engines). Usage::
+HTML outputs and ``output: asis`` text are trusted by both engines: build them with
+:func:`escape` around every data-derived value. Usage::
 
     python -m policyml.render report/report.qmd --output results/NM/2018/report.html \\
         -P state=NM -P year=2018 -P results=results/NM/2018 [--engine auto|quarto|jupyter]
@@ -38,8 +28,7 @@ from __future__ import annotations
 
 import argparse
 import ast
-import base64
-import datetime
+import collections
 import html
 import json
 import keyword
@@ -51,54 +40,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import quote
 
 import yaml
 
+from . import fallback
 from .errors import ConfigError, DataError, PolicymlError, one_line
 from .outputs import atomic_path
 
 ENGINES = ("auto", "quarto", "jupyter")
-#: seconds one chunk may run before the render is abandoned
+#: seconds one chunk may run (fallback engine) before the render is abandoned
 DEFAULT_TIMEOUT = 3600
-#: cells that run at least this long get their time in the progress lines
-SLOW_CELL_SECONDS = 2.0
-#: the report's own assets; a file of the same name beside the .qmd takes precedence
-REPORT_DIR = Path(__file__).resolve().parents[2] / "report"
-CSS_NAME = "policyml.css"
-FILTER_NAME = "filters/callouts.lua"
-
-#: chunk option defaults: Quarto's, except echo (a policy report shows no code unless asked)
-DEFAULT_OPTIONS: dict[str, Any] = {
-    "echo": False,
-    "eval": True,
-    "output": True,
-    "include": True,
-    "warning": True,
-    "error": False,
-}
-#: options taken from ``execute:`` in _quarto.yml and the front matter
-EXECUTE_KEYS = tuple(DEFAULT_OPTIONS)
-#: which output representation wins when a display carries several (Quarto's order for HTML)
-MIME_ORDER = (
-    "image/svg+xml",
-    "image/png",
-    "image/jpeg",
-    "text/markdown",
-    "text/html",
-    "text/plain",
-)
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_CHUNK_OPEN = re.compile(r"^(?P<fence>`{3,})\s*\{(?P<engine>[A-Za-z][\w-]*)(?P<rest>[^{}]*)\}\s*$")
-_FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|~{3,})")
-_SHORTCODE = re.compile(r"(?<!\{)\{\{<\s*(?P<name>[\w-]+)\s*(?P<args>.*?)\s*>\}\}(?!\})")
-#: Quarto shortcodes with no meaning in a single HTML page: dropped
-_IGNORED_SHORTCODES = ("pagebreak",)
-_INLINE = re.compile(r"`\{python\}\s+(?P<expr>[^`]+?)\s*`")
+#: what Quarto may leave next to a .qmd: not copied into the scratch folder
+_QUARTO_LEFTOVERS = (".quarto", "*_files", "*.html", ".gitignore", "*.ipynb")
 _NUMBER_INT = re.compile(r"^[+-]?\d+$")
 _NUMBER_FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
 
@@ -114,353 +70,8 @@ def escape(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-class ChunkError(DataError):
-    """A report chunk (or inline expression) raised an exception while rendering."""
-
-    def __init__(self, label: str, ename: str, evalue: str, message: str, hint: str):
-        super().__init__(message, hint)
-        self.label = label
-        self.ename = ename
-        self.evalue = evalue
-
-
-# -------------------------------------------------------------------------------------- parsing
-
-
-@dataclass
-class Chunk:
-    """One ```` ```{python} ```` chunk: its code (with the ``#|`` lines) and options."""
-
-    code: str
-    options: dict[str, Any]
-    line: int  # 1-based line of the opening fence in the (include-expanded) text
-    number: int  # 1-based count among the document's chunks
-    where: str = ""  # file and line for messages, e.g. "report.qmd line 40"
-
-    @property
-    def label(self) -> str:
-        label = self.options.get("label")
-        return str(label) if label else f"chunk {self.number}"
-
-    @property
-    def tags(self) -> list[str]:
-        tags = self.options.get("tags") or []
-        return [str(tags)] if isinstance(tags, str) else [str(t) for t in tags]
-
-    @property
-    def body(self) -> str:
-        """The code without its ``#|`` option lines (what ``echo`` shows)."""
-        return "\n".join(l for l in self.code.splitlines() if not l.startswith("#|")).strip("\n")
-
-
-@dataclass
-class Markdown:
-    """A run of markdown; ``verbatim`` for fenced code blocks, which are never evaluated."""
-
-    text: str
-    line: int
-    verbatim: bool = False
-
-
-@dataclass
-class Document:
-    front_matter: dict[str, Any]
-    parts: list[Chunk | Markdown] = field(default_factory=list)
-    source: str = "document"
-    origins: Sequence[tuple[str, int]] | None = None
-
-    def where(self, line: int) -> str:
-        """File and line of 1-based ``line`` of the parsed text, for messages."""
-        if self.origins is not None and 0 < line <= len(self.origins):
-            return f"{self.origins[line - 1][0]} line {self.origins[line - 1][1]}"
-        return f"{self.source} line {line}"
-
-    @property
-    def chunks(self) -> list[Chunk]:
-        return [p for p in self.parts if isinstance(p, Chunk)]
-
-
-def parse_qmd(text: str, source: str = "document",
-              origins: Sequence[tuple[str, int]] | None = None) -> Document:
-    """Split a .qmd into front matter, markdown runs and python chunks.
-
-    ``source`` names the file in error messages; ``origins`` (from :func:`expand_includes`) gives
-    the file and line of every line of ``text``. Chunks of other engines ({r}, {ojs}, ...) are
-    refused: the fallback engine runs Python only.
-    """
-    lines = text.splitlines()
-
-    def at(index: int) -> str:
-        return Document({}, source=source, origins=origins).where(index + 1)
-    front: dict[str, Any] = {}
-    start = 0
-    if lines and lines[0].strip() == "---":
-        for end in range(1, len(lines)):
-            if lines[end].strip() in ("---", "..."):
-                try:
-                    front = yaml.safe_load("\n".join(lines[1:end])) or {}
-                except yaml.YAMLError as error:
-                    raise ConfigError(
-                        f"{source}: the YAML front matter does not parse: {error}",
-                        "fix the YAML between the first two '---' lines",
-                    ) from None
-                if not isinstance(front, dict):
-                    raise ConfigError(f"{source}: the front matter is not a YAML mapping",
-                                      "write 'key: value' lines between the '---' lines")
-                start = end + 1
-                break
-    document = Document(front, source=source, origins=origins)
-    buffer: list[str] = []
-    buffer_line = start + 1
-
-    def flush(next_line: int) -> None:
-        nonlocal buffer, buffer_line
-        if buffer:
-            document.parts.append(Markdown("\n".join(buffer), buffer_line))
-        buffer, buffer_line = [], next_line
-
-    i = start
-    while i < len(lines):
-        line = lines[i]
-        chunk_open = _CHUNK_OPEN.match(line)
-        fence_open = _FENCE_OPEN.match(line)
-        if chunk_open or fence_open:
-            fence = (chunk_open or fence_open)["fence"]
-            close = re.compile(rf"^{re.escape(fence[0])}{{{len(fence)},}}\s*$")
-            end = i + 1
-            while end < len(lines) and not close.match(lines[end]):
-                end += 1
-            if end == len(lines):
-                raise ConfigError(f"{at(i)}: the code block opened here is never "
-                                  f"closed", f"add a closing {fence} line")
-            content = lines[i + 1:end]
-            if chunk_open:
-                if chunk_open["engine"] != "python":
-                    raise ConfigError(
-                        f"{at(i)}: a {{{chunk_open['engine']}}} chunk; the report "
-                        "engine runs python chunks only",
-                        "write the chunk in Python, or show it as code with ```python",
-                    )
-                flush(end + 2)
-                options = _chunk_options(content, chunk_open["rest"], at(i))
-                document.parts.append(
-                    Chunk("\n".join(content), options, i + 1, len(document.chunks) + 1, at(i)))
-            else:
-                flush(i + 1)
-                document.parts.append(Markdown("\n".join(lines[i:end + 1]), i + 1, verbatim=True))
-                buffer_line = end + 2
-            i = end + 1
-            continue
-        if not buffer:
-            buffer_line = i + 1
-        buffer.append(_without_shortcodes(line, at(i)))
-        i += 1
-    flush(len(lines) + 1)
-    _check_labels(document)
-    return document
-
-
-def _without_shortcodes(line: str, where: str) -> str:
-    def replace(match: re.Match) -> str:
-        if match["name"] in _IGNORED_SHORTCODES:
-            return ""
-        if match["name"] == "include":
-            hint = "render the file through render_report, which expands includes first"
-        else:
-            hint = "write the content out in markdown, or render with Quarto"
-        raise ConfigError(f"{where}: the Quarto shortcode {{{{< {match['name']} >}}}} is not "
-                          "supported by the fallback engine", hint)
-
-    return _SHORTCODE.sub(replace, line)
-
-
-def expand_includes(qmd: Path) -> tuple[str, list[tuple[str, int]]]:
-    """The text of ``qmd`` with each ``{{< include FILE >}}`` line replaced by FILE's text.
-
-    FILE is relative to the including file, and may include further files (as in Quarto). Returns
-    the text and, for each of its lines, the file (relative to ``qmd``'s folder) and 1-based line it
-    came from, for error messages.
-    """
-    root = qmd.parent.resolve()
-    include = re.compile(r"^\s*\{\{<\s*include\s+(?P<file>.+?)\s*>\}\}\s*$")
-    lines: list[str] = []
-    origins: list[tuple[str, int]] = []
-
-    def name(path: Path) -> str:
-        try:
-            return str(path.resolve().relative_to(root))
-        except ValueError:
-            return str(path)
-
-    def expand(path: Path, stack: tuple[Path, ...]) -> None:
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            match = include.match(line)
-            if not match:
-                lines.append(line)
-                origins.append((name(path), number))
-                continue
-            target = (path.parent / match["file"].strip("'\"")).resolve()
-            if not target.is_file():
-                raise ConfigError(f"{name(path)} line {number}: included file {match['file']} "
-                                  "does not exist", "fix the path (relative to the including file)")
-            if target in stack:
-                raise ConfigError(f"{name(path)} line {number}: {match['file']} includes itself",
-                                  "remove the circular include")
-            expand(target, (*stack, target))
-
-    expand(qmd, (qmd.resolve(),))
-    return "\n".join(lines) + "\n", origins
-
-
-def _chunk_options(content: list[str], header: str, where: str) -> dict[str, Any]:
-    """Options from the ``#|`` lines at the top of a chunk (and a label in the fence header)."""
-    options: dict[str, Any] = {}
-    header = header.strip().lstrip(",").strip()
-    if header:  # {python my-label} or {python label="x", echo=false}
-        for token in [t.strip() for t in header.split(",") if t.strip()]:
-            if "=" in token:
-                key, value = token.split("=", 1)
-                options[key.strip()] = _scalar(value.strip().strip("'\""))
-            else:
-                options["label"] = token
-    yaml_lines = []
-    for line in content:
-        if not line.startswith("#|"):
-            break
-        yaml_lines.append(line[2:].removeprefix(" "))
-    if yaml_lines:
-        try:
-            parsed = yaml.safe_load("\n".join(yaml_lines)) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{where}: the '#|' chunk options do not parse as YAML: {error}",
-                              "write them as '#| key: value', one per line") from None
-        if not isinstance(parsed, dict):
-            raise ConfigError(f"{where}: the '#|' chunk options are not 'key: value' lines",
-                              "write them as '#| key: value', one per line")
-        options.update(parsed)
-    return options
-
-
-def _check_labels(document: Document) -> None:
-    seen: dict[str, str] = {}
-    for chunk in document.chunks:
-        label = chunk.options.get("label")
-        if label is None:
-            continue
-        if str(label) in seen:
-            raise ConfigError(
-                f"chunk label {label!r} is used at {seen[str(label)]} and at {chunk.where}",
-                "give every chunk its own label")
-        seen[str(label)] = chunk.where
-
-
-def _scalar(text: str) -> Any:
-    """A command-line value as Python: int, float, true/false, else the string itself."""
-    if _NUMBER_INT.match(text):
-        return int(text)
-    if _NUMBER_FLOAT.match(text):
-        return float(text)
-    if text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    return text
-
-
-# ----------------------------------------------------------------------------- notebook build
-
-_SETUP_CODE = """\
-# policyml render setup (hidden): inline PNG figures at twice the pixel density, the document's
-# figure size for matplotlib and plotnine
-try:
-    get_ipython().run_line_magic("matplotlib", "inline")
-    get_ipython().run_line_magic("config", "InlineBackend.figure_formats = ['retina']")
-    import matplotlib as _pm_matplotlib
-    _pm_matplotlib.rcParams.update({"figure.figsize": (%(width)s, %(height)s), "figure.dpi": 96})
-except ImportError:
-    pass
-try:
-    import plotnine as _pm_plotnine
-    _pm_plotnine.options.figure_size = (%(width)s, %(height)s)
-    _pm_plotnine.options.dpi = %(dpi)s
-except ImportError:
-    pass
-
-
-def _pm_inline(value):
-    from IPython.display import display
-    markdown = getattr(value, "_repr_markdown_", None)
-    if callable(markdown):
-        result = {"markdown": markdown()}
-    else:
-        result = {"text": str(value)}
-    display({"application/vnd.policyml.inline+json": result}, raw=True)
-"""
-_INLINE_MIME = "application/vnd.policyml.inline+json"
-
-
-def _cell_meta(cell) -> dict[str, Any]:
-    return cell.metadata.setdefault("policyml", {})
-
-
-def build_notebook(document: Document, params: Mapping[str, Any], kernel_name: str = "python3",
-                   figure: Mapping[str, Any] | None = None):
-    """The document as an nbformat notebook, with the parameters cell injected.
-
-    Cells carry ``metadata.policyml`` (role, label, where, options) so that the executed notebook
-    alone is enough to write the markdown. Chunks with ``eval: false`` become raw cells.
-    ``figure`` holds Quarto's ``fig-width``, ``fig-height`` (inches) and ``fig-dpi``.
-    """
-    import nbformat.v4 as nbf
-
-    _check_params(params)
-    figure = figure or {}
-    sizes = {"width": float(figure.get("fig-width", 7)),
-             "height": float(figure.get("fig-height", 5)),
-             "dpi": int(figure.get("fig-dpi", 96))}
-    notebook = nbf.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": kernel_name, "language": "python",
-                                       "display_name": kernel_name}
-    setup = nbf.new_code_cell(_SETUP_CODE % sizes)
-    _cell_meta(setup).update(role="setup", label="setup")
-    cells = [setup]
-    injected_after: int | None = None
-    defined: set[str] = set()
-    for part in document.parts:
-        if isinstance(part, Markdown):
-            if not part.verbatim:
-                for match in _INLINE.finditer(part.text):
-                    expr = match["expr"]
-                    line = part.line + part.text[:match.start()].count("\n")
-                    cell = nbf.new_code_cell(f"_pm_inline(({expr}))")
-                    _cell_meta(cell).update(role="inline", label=f"inline `{expr}`",
-                                            where=document.where(line))
-                    cells.append(cell)
-            cell = nbf.new_markdown_cell(part.text)
-            _cell_meta(cell).update(role="markdown", line=part.line, verbatim=part.verbatim)
-            cells.append(cell)
-            continue
-        options = part.options
-        evaluate = bool(options.get("eval", True))
-        cell = nbf.new_code_cell(part.code) if evaluate else nbf.new_raw_cell(part.code)
-        cell.metadata["tags"] = part.tags + (["raises-exception"] if options.get("error") else [])
-        _cell_meta(cell).update(role="chunk", label=part.label, where=part.where,
-                                options=options, code=part.body)
-        cells.append(cell)
-        if "parameters" in part.tags and injected_after is None:
-            injected_after = len(cells)
-            defined = _assigned_names(part.code)
-    if params:
-        source = "# Injected Parameters\n" + "".join(f"{k} = {v!r}\n" for k, v in params.items())
-        cell = nbf.new_code_cell(source)
-        cell.metadata["tags"] = ["injected-parameters"]
-        _cell_meta(cell).update(role="parameters", label="injected parameters")
-        cells.insert(injected_after if injected_after is not None else 1, cell)
-        notebook.metadata["policyml_unknown_params"] = (
-            sorted(set(params) - defined) if injected_after is not None else sorted(params))
-    notebook.cells = cells
-    return notebook
-
-
 def _check_params(params: Mapping[str, Any]) -> None:
+    """Report parameters must be identifiers with literal values (both engines write them as code)."""
     for name, value in params.items():
         if not (isinstance(name, str) and name.isidentifier() and not keyword.iskeyword(name)):
             raise ConfigError(f"report parameter name {name!r} is not a Python identifier",
@@ -474,357 +85,15 @@ def _check_params(params: Mapping[str, Any]) -> None:
                 "pass strings, numbers, booleans or lists of them") from None
 
 
-def _assigned_names(code: str) -> set[str]:
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
-        return set()
-    return {target.id for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
-            for target in (node.targets if isinstance(node, ast.Assign) else [node.target])
-            if isinstance(target, ast.Name)}
-
-
-# ---------------------------------------------------------------------------------- execution
-
-
-def execute_notebook(notebook, workdir: Path, *, timeout: int = DEFAULT_TIMEOUT,
-                     progress: Progress = _stderr_progress) -> None:
-    """Run every code cell with nbclient in ``workdir``; a failing cell raises ChunkError."""
-    from jupyter_client.kernelspec import NoSuchKernel
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
-
-    code_cells = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    position = {index: n + 1 for n, index in enumerate(code_cells)}
-    current: dict[str, Any] = {"index": None, "started": time.perf_counter()}
-
-    def describe(cell) -> str:
-        meta = _cell_meta(cell)
-        where = f" ({meta['where']})" if meta.get("where") else ""
-        return f"{meta.get('label', 'cell')!s}{where}"
-
-    def on_cell_start(cell, cell_index, **_):
-        if cell_index not in position:  # nbclient calls this for markdown and raw cells too
-            return
-        current["index"], current["started"] = cell_index, time.perf_counter()
-        progress(f"cell {position[cell_index]}/{len(code_cells)} {describe(cell)}")
-
-    def on_cell_executed(cell, cell_index, **_):
-        if cell_index not in position:
-            return
-        seconds = time.perf_counter() - current["started"]
-        if seconds >= SLOW_CELL_SECONDS:
-            progress(f"  {describe(cell)} took {seconds:.1f} s")
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
-                for text in _strip_ansi(output.get("text", "")).splitlines()[:5]:
-                    progress(f"  stderr: {text}")
-
-    kernel_name = notebook.metadata.get("kernelspec", {}).get("name", "python3")
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name=kernel_name,
-        resources={"metadata": {"path": str(workdir)}},
-        on_cell_start=on_cell_start,
-        on_cell_executed=on_cell_executed,
-        record_timing=False,
-    )
-    unknown = notebook.metadata.get("policyml_unknown_params")
-    if unknown:
-        progress(f"note: parameters {', '.join(unknown)} are not assigned in the cell tagged "
-                 "'parameters'; they are injected anyway")
-    started = time.perf_counter()
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        cell = notebook.cells[current["index"]]
-        for text in _strip_ansi(error.traceback).splitlines():
-            progress(f"  | {text}")
-        message = f"report chunk {describe(cell)} failed: {error.ename}: {error.evalue}"
-        hint = ("fix the chunk or the inputs it reads (the traceback is in the render log); "
-                "no HTML was written")
-        if "(fix: " in error.evalue:  # a policyml error from the chunk: it carries its own fix
-            message, hint = f"{message}; no HTML was written", None
-        raise ChunkError(_cell_meta(cell).get("label", "cell"), error.ename, error.evalue,
-                         message, hint) from None
-    except CellTimeoutError:
-        cell = notebook.cells[current["index"]]
-        raise ChunkError(
-            _cell_meta(cell).get("label", "cell"), "CellTimeoutError", f"over {timeout} s",
-            f"report chunk {describe(cell)} ran longer than {timeout} s",
-            "make the chunk faster (read precomputed results) or raise --timeout",
-        ) from None
-    except DeadKernelError as error:
-        index = current["index"]
-        where = describe(notebook.cells[index]) if index is not None else "kernel start-up"
-        raise ChunkError(
-            str(where), "DeadKernelError", str(error),
-            f"the Python kernel died while running {where}",
-            "check memory use of that chunk (the kernel is killed when it runs out)",
-        ) from None
-    except NoSuchKernel:
-        raise ConfigError(
-            f"no Jupyter kernel named {kernel_name!r} is installed",
-            "install ipykernel in this environment (pip install ipykernel), or set "
-            "'jupyter: python3' in the front matter",
-        ) from None
-    progress(f"executed {len(code_cells)} cells in {time.perf_counter() - started:.1f} s")
-
-
-def _strip_ansi(text: str) -> str:
-    return _ANSI.sub("", text)
-
-
-# ------------------------------------------------------------------------ outputs to markdown
-
-
-def _backtick_fence(text: str, minimum: int = 3, char: str = "`") -> str:
-    longest = max((len(m) for m in re.findall(rf"{re.escape(char)}+", text)), default=0)
-    return char * max(minimum, longest + 1)
-
-
-def _code_block(text: str, classes: str = "") -> str:
-    fence = _backtick_fence(text)
-    attributes = f" {{{classes}}}" if classes else ""
-    return f"{fence}{attributes}\n{text.rstrip()}\n{fence}"
-
-
-def _raw_block(text: str, fmt: str) -> str:
-    fence = _backtick_fence(text)
-    return f"{fence}{{={fmt}}}\n{text.rstrip()}\n{fence}"
-
-
-def _raw_inline(text: str, fmt: str) -> str:
-    text = " ".join(text.split())  # inline: one line
-    fence = _backtick_fence(text, minimum=1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}{{={fmt}}}"
-
-
-def _div(content: Iterable[str], attributes: str, colons: int = 3) -> str:
-    body = "\n\n".join(c for c in content if c)
-    fence = ":" * colons
-    return f"{fence} {{{attributes}}}\n{body}\n{fence}"
-
-
-def _data_text(value: Any) -> str:
-    return "".join(value) if isinstance(value, list) else str(value)
-
-
-def _image_markdown(data: str, mime: str, metadata: Mapping[str, Any], caption: str,
-                    identifier: str, alt: str | None, align: str | None = None) -> str:
-    payload = "".join(_data_text(data).split())
-    if mime == "image/svg+xml":
-        payload = base64.b64encode(_data_text(data).encode("utf-8")).decode("ascii")
-    attributes = []
-    if identifier:
-        attributes.append(f"#{identifier}")
-    if align in ("left", "center", "right"):
-        attributes.append(f".pm-fig-{align}")
-    width = (metadata or {}).get("width")
-    if isinstance(width, (int, float)) and width > 0:
-        attributes.append(f'width="{int(width)}"')
-    if alt:
-        attributes.append(f'fig-alt="{escape(alt)}"')
-    suffix = "{" + " ".join(attributes) + "}" if attributes else ""
-    return f"![{caption}](data:{mime};base64,{payload}){suffix}"
-
-
-def _merged_streams(outputs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    merged: list[dict[str, Any]] = []
-    for output in outputs:
-        output = dict(output)
-        if (output.get("output_type") == "stream" and merged
-                and merged[-1].get("output_type") == "stream"
-                and merged[-1].get("name") == output.get("name")):
-            merged[-1]["text"] = _data_text(merged[-1]["text"]) + _data_text(output["text"])
-        else:
-            merged.append(output)
-    return merged
-
-
-def _chunk_markdown(cell, defaults: Mapping[str, Any]) -> str:
-    meta = _cell_meta(cell)
-    options = {**defaults, **meta.get("options", {})}
-    if not options.get("include", True):
-        return ""
-    label = str(options.get("label") or "")
-    parts = []
-    echo = options.get("echo")
-    if echo and meta.get("code"):
-        parts.append(_code_block(meta["code"], ".python .cell-code"))
-    show = options.get("output", True)
-    if show is not False and cell.cell_type == "code":
-        parts.extend(_outputs_markdown(cell.outputs, options, label))
-    if not parts:
-        return ""
-    if options.get("tbl-cap") is not None:
-        identifier = f"#{label} " if label.startswith("tbl-") else ""
-        caption = _div([str(options["tbl-cap"])], ".pm-table-caption")
-        parts = [_div([caption, *parts], f"{identifier}.pm-table", colons=4)]
-    return _div(parts, ".cell", colons=5)
-
-
-def _outputs_markdown(outputs, options: Mapping[str, Any], label: str) -> list[str]:
-    asis = options.get("output") == "asis"
-    captions = options.get("fig-cap")
-    captions = captions if isinstance(captions, list) else [captions] if captions else []
-    alts = options.get("fig-alt")
-    alts = alts if isinstance(alts, list) else [alts] if alts else []
-    figures = 0
-    parts: list[str] = []
-    for output in _merged_streams(outputs):
-        kind = output.get("output_type")
-        if kind == "stream":
-            text = _strip_ansi(_data_text(output.get("text", "")))
-            if output.get("name") == "stderr":
-                if options.get("warning", True) and text.strip():
-                    parts.append(_div([_code_block(text)], ".cell-output .cell-output-stderr"))
-            elif asis:
-                parts.append(text)
-            elif text.strip():
-                parts.append(_div([_code_block(text)], ".cell-output .cell-output-stdout"))
-        elif kind == "error":
-            text = _strip_ansi("\n".join(output.get("traceback", [])))
-            parts.append(_div([_code_block(text)], ".cell-output .cell-output-error"))
-        elif kind in ("display_data", "execute_result"):
-            data = output.get("data", {})
-            mime = next((m for m in MIME_ORDER if m in data), None)
-            if mime is None:
-                continue
-            if mime.startswith("image/"):
-                caption = (captions[figures] if figures < len(captions)
-                           else captions[0] if captions else "")
-                identifier = label if figures == 0 and label.startswith("fig-") else ""
-                alt = alts[figures] if figures < len(alts) else None
-                parts.append(_image_markdown(data[mime], mime, output.get("metadata", {}).get(mime),
-                                             str(caption or ""), identifier, alt,
-                                             options.get("fig-align")))
-                figures += 1
-            elif mime == "text/markdown":
-                text = _data_text(data[mime])
-                parts.append(text if asis else _raw_block(text, "pm_markdown"))
-            elif mime == "text/html":
-                parts.append(_div([_raw_block(_data_text(data[mime]), "html")],
-                                  ".cell-output .cell-output-display"))
-            else:
-                text = _strip_ansi(_data_text(data[mime]))
-                parts.append(_div([_code_block(text)], ".cell-output .cell-output-stdout"))
-    return parts
-
-
-def notebook_markdown(notebook, defaults: Mapping[str, Any] | None = None) -> str:
-    """The executed notebook as pandoc markdown (front matter not included)."""
-    defaults = {**DEFAULT_OPTIONS, **(defaults or {})}
-    pieces: list[str] = []
-    inline_values: list[str] = []
-    for cell in notebook.cells:
-        meta = _cell_meta(cell)
-        role = meta.get("role")
-        if role == "inline":
-            inline_values.append(_inline_value(cell))
-        elif role == "markdown":
-            text = cell.source
-            if inline_values and not meta.get("verbatim"):
-                values = iter(inline_values)
-                text = _INLINE.sub(lambda _m: next(values), text)
-            inline_values = []
-            pieces.append(text)
-        elif role == "chunk":
-            pieces.append(_chunk_markdown(cell, defaults))
-    return "\n\n".join(p for p in pieces if p.strip()) + "\n"
-
-
-def _inline_value(cell) -> str:
-    for output in cell.get("outputs", []):
-        value = output.get("data", {}).get(_INLINE_MIME)
-        if isinstance(value, str):
-            value = json.loads(value)
-        if isinstance(value, dict):
-            if "markdown" in value:
-                return _raw_inline(str(value["markdown"]), "pm_markdown")
-            return _raw_inline(str(value.get("text", "")), "pm_text")
-    return ""
-
-
-# --------------------------------------------------------------------------------- assets, pandoc
-
-
-def _asset(name: str, folder: Path = REPORT_DIR) -> Path:
-    """A report asset (stylesheet, filter): from ``folder`` (the .qmd's) if there, else report/."""
-    for candidate in (folder / name, REPORT_DIR / name):
-        if candidate.is_file():
-            return candidate.resolve()
-    raise ConfigError(f"report asset {name} not found in {folder} nor in {REPORT_DIR}",
-                      f"restore report/{name} from the repository")
-
-
-def _project_config(qmd: Path) -> dict[str, Any]:
-    path = qmd.parent / "_quarto.yml"
-    if not path.is_file():
-        return {}
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} does not parse as YAML: {error}", "fix the YAML") from None
-    return config if isinstance(config, dict) else {}
-
-
-def _html_format(config: Mapping[str, Any]) -> dict[str, Any]:
-    fmt = config.get("format")
-    if isinstance(fmt, Mapping) and isinstance(fmt.get("html"), Mapping):
-        return dict(fmt["html"])
-    return {}
-
-
-def _execute_defaults(front: Mapping[str, Any], project: Mapping[str, Any]) -> dict[str, Any]:
-    defaults = dict(DEFAULT_OPTIONS)
-    for config in (project, front):
-        execute = config.get("execute")
-        if isinstance(execute, Mapping):
-            defaults.update({k: v for k, v in execute.items() if k in EXECUTE_KEYS})
-    return defaults
-
-
-def _front_for_pandoc(front: Mapping[str, Any], qmd: Path) -> dict[str, Any]:
-    meta = {k: v for k, v in front.items() if k not in ("format", "execute", "jupyter", "params")}
-    if str(meta.get("date", "")).strip().lower() in ("today", "now", "last-modified"):
-        meta["date"] = datetime.date.today().isoformat()
-    meta.setdefault("lang", "en")
-    if not meta.get("title"):
-        meta["pagetitle"] = qmd.stem
-    return meta
-
-
-def pandoc_version() -> str:
-    import pypandoc
-
-    return ".".join(str(p) for p in pypandoc.get_pandoc_version().split(".")[:3])
-
-
-def _pandoc_html(markdown: str, qmd: Path, options: Mapping[str, Any]) -> str:
-    import pypandoc
-
-    arguments = [
-        "--standalone",
-        "--embed-resources",
-        "--mathml",
-        "--wrap=none",
-        f"--css={_asset(CSS_NAME, qmd.parent)}",
-        f"--lua-filter={_asset(FILTER_NAME, qmd.parent)}",
-        f"--resource-path={qmd.parent.resolve()}",
-    ]
-    if options.get("toc", True):
-        arguments += ["--toc", f"--toc-depth={int(options.get('toc-depth', 3))}"]
-    if options.get("number-sections", True):
-        arguments.append("--number-sections")
-    try:
-        return pypandoc.convert_text(markdown, "html5", format="markdown", extra_args=arguments,
-                                     cworkdir=str(qmd.parent.resolve()))
-    except (RuntimeError, OSError) as error:
-        raise ConfigError(f"pandoc could not convert the report: {' '.join(str(error).split())}",
-                          "fix the markdown or filter named in pandoc's message") from None
+def _scalar(text: str) -> Any:
+    """A command-line value as Python: int, float, true/false, else the string itself."""
+    if _NUMBER_INT.match(text):
+        return int(text)
+    if _NUMBER_FLOAT.match(text):
+        return float(text)
+    if text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    return text
 
 
 def _with_footer(document: str, text: str) -> str:
@@ -838,66 +107,94 @@ def _write_html(document: str, output_html: Path) -> None:
         temporary.write_text(document, encoding="utf-8")
 
 
+def rendered_with(page_html: str | Path) -> str | None:
+    """What a rendered page's footer says of its engine ("Rendered with Quarto 1.7.34"), or None."""
+    try:
+        with open(page_html, encoding="utf-8") as page:
+            page.seek(max(0, Path(page_html).stat().st_size - 4096))
+            tail = page.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.search(r'<footer class="pm-render-info">\s*<p>(.*?)</p>', tail, re.S)
+    return html.unescape(" ".join(match[1].split())) if match else None
+
+
+def report_lines(paths: Sequence[str | Path]) -> list[str]:
+    """One line per finished report of ``paths``: where it is and which engine rendered it."""
+    lines = []
+    for path in paths:
+        if str(path).endswith(".html") and Path(path).is_file():
+            engine = rendered_with(path)
+            lines.append(f"policyml: report {path}" + (f" ({engine})" if engine else ""))
+    return lines
+
+
 # ----------------------------------------------------------------------------------- the engines
 
 
 def quarto_binary() -> str | None:
-    """Path of the ``quarto`` executable on PATH, or None."""
-    return shutil.which("quarto")
+    """The ``quarto`` executable: on PATH, else beside this Python (a venv's or conda env's bin)."""
+    found = shutil.which("quarto")
+    if found:
+        return found
+    beside = Path(sys.executable).parent / "quarto"
+    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
 
 
-def _render_jupyter(qmd: Path, output_html: Path, params: Mapping[str, Any], workdir: Path,
-                    timeout: int, footer: str, progress: Progress) -> None:
-    text, origins = expand_includes(qmd)
-    document = parse_qmd(text, qmd.name, origins)
-    project = _project_config(qmd)
-    front = document.front_matter
-    kernel = front.get("jupyter", "python3")
-    if isinstance(kernel, Mapping):
-        kernel = kernel.get("kernelspec", {}).get("name", "python3")
-    options = {**_html_format(project), **_html_format(front)}
-    notebook = build_notebook(document, params, kernel_name=str(kernel), figure=options)
-    execute_notebook(notebook, workdir, timeout=timeout, progress=progress)
-    defaults = _execute_defaults(front, project)
-    if options.get("fig-align"):
-        defaults["fig-align"] = options["fig-align"]
-    body = notebook_markdown(notebook, defaults)
-    meta = _front_for_pandoc(front, qmd)
-    front_yaml = yaml.safe_dump(meta, sort_keys=False, allow_unicode=True)
-    markdown = f"---\n{front_yaml}---\n\n{body}"
-    started = time.perf_counter()
-    page = _pandoc_html(markdown, qmd, options)
-    progress(f"pandoc {pandoc_version()} wrote {len(page) / 1e6:.1f} MB in "
-             f"{time.perf_counter() - started:.1f} s")
-    _write_html(_with_footer(page, footer), output_html)
+def quarto_version(quarto: str) -> str:
+    """What ``quarto --version`` prints, e.g. ``1.7.34``."""
+    try:
+        completed = subprocess.run([quarto, "--version"], capture_output=True, text=True,
+                                   timeout=120, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise ConfigError(f"{quarto} --version failed: {error}",
+                          "reinstall Quarto (tools/install-quarto.sh) or use --engine jupyter"
+                          ) from None
+    version = completed.stdout.strip()
+    if completed.returncode != 0 or not version:
+        raise ConfigError(f"{quarto} --version failed (exit status {completed.returncode}): "
+                          f"{' '.join((completed.stderr or '').split())[:300]}",
+                          "reinstall Quarto (tools/install-quarto.sh) or use --engine jupyter")
+    return version.splitlines()[-1]
 
 
-def _render_quarto(quarto: str, qmd: Path, output_html: Path, params: Mapping[str, Any],
-                   workdir: Path, footer: str, progress: Progress) -> None:
-    output_html.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=output_html.parent, prefix=".quarto-render-") as scratch:
-        scratch = Path(scratch)
-        params_file = scratch / "params.yml"
+def _quarto_failure(lines: Sequence[str]) -> str:
+    """The gist of a failed ``quarto render`` from its last output lines, for the one-line error."""
+    text = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).strip() for line in lines]
+    text = [line for line in text if line]
+    cell = next((line for line in reversed(text) if re.match(r"^Cell \d+/\d+", line)), None)
+    error = next((line for line in reversed(text)
+                  if re.match(r"^(\w+(Error|Exception)\b|ERROR:)", line)), None)
+    return "; ".join(part for part in (cell, error) if part) or (text[-1] if text else "")
+
+
+def _render_quarto(quarto: str, qmd: Path, params: Mapping[str, Any], workdir: Path,
+                   progress: Progress) -> str:
+    """``quarto render`` of a scratch copy of ``qmd``'s folder; the HTML page as a string."""
+    with tempfile.TemporaryDirectory(prefix="policyml-render-") as scratch:
+        folder = Path(scratch) / qmd.parent.name
+        shutil.copytree(qmd.parent, folder, ignore=shutil.ignore_patterns(*_QUARTO_LEFTOVERS))
+        params_file = Path(scratch) / "params.yml"
         params_file.write_text(yaml.safe_dump(dict(params), sort_keys=False), encoding="utf-8")
-        out_dir = scratch / "out"
-        command = [quarto, "render", str(qmd), "--to", "html", "--output", output_html.name,
-                   "--output-dir", str(out_dir), "--execute-dir", str(workdir),
+        command = [quarto, "render", qmd.name, "--to", "html", "--execute-dir", str(workdir),
                    "--execute-params", str(params_file), "-M", "embed-resources:true"]
-        progress("running " + " ".join(command))
-        completed = subprocess.run(command, cwd=qmd.parent, stdout=sys.stderr, stderr=sys.stderr,
-                                   check=False)
-        if completed.returncode != 0:
-            raise DataError(f"quarto render {qmd.name} failed (exit status {completed.returncode})",
-                            "read Quarto's messages above; no HTML was written")
-        produced = out_dir / output_html.name
+        progress(f"running {' '.join(command)} in a scratch copy of {qmd.parent}")
+        environment = {**os.environ, "QUARTO_PYTHON": sys.executable}
+        last: collections.deque[str] = collections.deque(maxlen=60)
+        with subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True, errors="replace") as process:
+            for line in process.stdout:
+                print(line, end="", file=sys.stderr, flush=True)  # Quarto's own progress, to the log
+                last.append(line)
+        if process.returncode != 0:
+            raise DataError(f"quarto render {qmd.name} failed (exit status {process.returncode}): "
+                            f"{_quarto_failure(last)}",
+                            "read Quarto's messages in the render log; no HTML was written")
+        produced = folder / f"{qmd.stem}.html"
         if not produced.is_file():
-            found = sorted(out_dir.rglob("*.html")) + sorted(qmd.parent.glob(output_html.name))
-            if not found:
-                raise DataError(f"quarto render {qmd.name} reported success but wrote no HTML",
-                                "run quarto render by hand to see where it writes")
-            produced = found[0]
-        page = produced.read_text(encoding="utf-8")
-    _write_html(_with_footer(page, footer), output_html)
+            raise DataError(f"quarto render {qmd.name} reported success but wrote no "
+                            f"{produced.name}", "run quarto render by hand to see where it writes")
+        return produced.read_text(encoding="utf-8")
 
 
 def render_report(qmd: str | Path, output_html: str | Path, params: Mapping[str, Any] | None = None,
@@ -908,19 +205,19 @@ def render_report(qmd: str | Path, output_html: str | Path, params: Mapping[str,
     Parameters
     ----------
     qmd : path
-        The Quarto document (``report/report.qmd``).
+        The Quarto document (``report/report.qmd``); its folder is copied, never written to.
     output_html : path
         Where the HTML goes; written atomically, absent if the render fails.
     params : mapping
-        Report parameters (``state``, ``year``, ``results`` ...), injected after the cell tagged
+        Report parameters (``state``, ``year``, ``results`` ...), set after the cell tagged
         ``parameters``.
     engine : {"auto", "quarto", "jupyter"}
-        ``auto`` uses Quarto when a ``quarto`` binary is on PATH, else Jupyter + pandoc.
+        ``auto`` uses Quarto when :func:`quarto_binary` finds it, else the fallback.
     workdir : path
         Working directory of the code (default: the current one, the project root under
         Snakemake), so relative paths such as ``results/NM/2018`` resolve.
     timeout : int
-        Seconds one chunk may run.
+        Seconds one chunk may run (fallback engine).
     progress : callable
         Receives progress lines (default: printed to stderr).
 
@@ -935,32 +232,31 @@ def render_report(qmd: str | Path, output_html: str | Path, params: Mapping[str,
         raise ConfigError(f"unknown report engine {engine!r}", f"use one of {', '.join(ENGINES)}")
     if not qmd.is_file():
         raise ConfigError(f"report source {qmd} does not exist", "pass the path of report.qmd")
+    _check_params(params)
     workdir = Path(workdir or Path.cwd()).resolve()
-    quarto = quarto_binary()
+    quarto = quarto_binary() if engine != "jupyter" else None
     if engine == "quarto" and quarto is None:
         raise ConfigError(
-            "engine 'quarto' asked for, but no quarto binary is on PATH",
-            "install Quarto (conda install -c conda-forge quarto; or pip install quarto-cli, "
-            "which downloads it) or use --engine auto / jupyter")
+            "engine 'quarto' asked for, but no quarto binary is on PATH or beside this Python",
+            "install Quarto (see the README: tools/install-quarto.sh, pip install -e '.[quarto]' "
+            "or conda install -c conda-forge quarto) or use --engine auto / jupyter")
     started = time.perf_counter()
-    if engine in ("auto", "quarto") and quarto:
-        version = subprocess.run([quarto, "--version"], capture_output=True, text=True,
-                                 check=False).stdout.strip() or "(version unknown)"
+    if quarto:
+        version = quarto_version(quarto)
         progress(f"engine: Quarto {version} ({quarto})")
-        _render_quarto(quarto, qmd, output_html, params, workdir,
-                       f"Rendered with Quarto {version}", progress)
-        used = "quarto"
+        page = _render_quarto(quarto, qmd, params, workdir, progress)
+        footer, used = f"Rendered with Quarto {version}", "quarto"
     else:
         import nbclient
 
-        reason = ("Quarto was not on PATH" if quarto is None
-                  else "Quarto was not used (engine=jupyter)")
-        footer = (f"Rendered with Jupyter (nbclient {nbclient.__version__}) + pandoc "
-                  f"{pandoc_version()}; {reason}")
+        reason = "Quarto was not found" if engine == "auto" else "Quarto was not used (engine=jupyter)"
         progress(f"engine: Jupyter (nbclient) + pandoc; {reason}")
-        _render_jupyter(qmd, output_html, params, workdir, timeout, footer, progress)
+        page = fallback.render(qmd, params, workdir, timeout=timeout, progress=progress)
+        footer = (f"Rendered with Jupyter (nbclient {nbclient.__version__}) + pandoc "
+                  f"{fallback.pandoc_version()}, policyml's fallback engine; {reason}")
         used = "jupyter"
-    progress(f"wrote {output_html} in {time.perf_counter() - started:.1f} s")
+    _write_html(_with_footer(page, footer), output_html)
+    progress(f"wrote {output_html} in {time.perf_counter() - started:.1f} s ({footer})")
     return used
 
 
@@ -1080,7 +376,7 @@ def render_index(entries: Sequence[Mapping[str, Any]], output_html: str | Path,
     HTML-escaped; the page is one self-contained file styled by policyml.css.
     """
     output_html = Path(output_html)
-    css = _asset(CSS_NAME).read_text(encoding="utf-8")
+    css = (fallback.REPORT_DIR / fallback.CSS_NAME).read_text(encoding="utf-8")
     rows = []
     ordered = sorted(entries, key=lambda e: (str(e.get("state")), str(e.get("year"))))
     for entry in ordered:

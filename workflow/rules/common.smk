@@ -5,6 +5,7 @@ import sys
 from policyml.config import load_settings
 from policyml.errors import PolicymlError, one_line
 from policyml.outputs import check_output_folder
+from policyml.render import report_lines
 
 try:
     SETTINGS = load_settings(config, workflow.source_path("../../config/config.schema.yaml"))
