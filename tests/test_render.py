@@ -396,8 +396,8 @@ printf '<html><body><p>quarto page</p></body></html>' > report.html
 
 def test_render_report_quarto_failure_is_one_error_naming_the_cell(tmp_path, monkeypatch):
     """Check that a failing quarto render gives a DataError naming Quarto's cell and error, no HTML."""
-    _fake_quarto(tmp_path / "bin", """echo 'Cell 3/9: maps-setup.....Done'
-echo 'Cell 4/9: fig-map.........ERROR: '
+    _fake_quarto(tmp_path / "bin", """echo "Cell 3/9: 'maps-setup'.....Done"
+echo "Cell 4/9: 'fig-map'.........ERROR: "
 echo 'KeyError: puma'
 exit 1
 """)
@@ -406,7 +406,7 @@ exit 1
     qmd.write_text("# T\n")
     output = tmp_path / "site" / "report.html"
     with pytest.raises(DataError, match=r"quarto render report.qmd failed \(exit status 1\): "
-                                        r"Cell 4/9: fig-map\.+ERROR:; KeyError: puma"):
+                                        r"report chunk fig-map \(cell 4/9\) failed: KeyError: puma"):
         render_report(qmd, output, {}, progress=lambda _: None)
     assert not output.exists()
 
@@ -510,3 +510,17 @@ def test_index_entry_missing_summary_is_data_error(tmp_path):
 
     with pytest.raises(DataError, match="data_summary.json is missing"):
         index_entry(tmp_path)
+
+
+def test_render_real_quarto_failing_chunk_is_one_line_and_no_html(tmp_path, capsys):
+    """Check that with the real Quarto a failing report chunk gives one error line naming it, and no HTML."""
+    if quarto_binary() is None:
+        pytest.skip("no Quarto on PATH or in the virtual environment (tools/install-quarto.sh)")
+    output = tmp_path / "report.html"
+    status = main([str(REPORT_QMD), "-o", str(output), "-P", "state=WY", "-P", "year=2018",
+                   "-P", f"results={tmp_path / 'missing'}", "--engine", "quarto"])
+    errors = [l for l in capsys.readouterr().err.splitlines() if l.startswith("policyml: error:")]
+    assert status == 1 and len(errors) == 1
+    assert re.search(r"report chunk setup \(cell \d+/\d+\) failed: DataError: the report needs "
+                     r".*missing/data_summary.json, which does not exist", errors[0])
+    assert not output.exists() and list(tmp_path.iterdir()) == []

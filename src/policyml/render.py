@@ -158,14 +158,23 @@ def quarto_version(quarto: str) -> str:
     return version.splitlines()[-1]
 
 
-def _quarto_failure(lines: Sequence[str]) -> str:
-    """The gist of a failed ``quarto render`` from its last output lines, for the one-line error."""
-    text = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).strip() for line in lines]
-    text = [line for line in text if line]
-    cell = next((line for line in reversed(text) if re.match(r"^Cell \d+/\d+", line)), None)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def _quarto_failure(qmd: Path, status: int, lines: Sequence[str]) -> DataError:
+    """One error for a failed ``quarto render``, naming the chunk and the error from its output."""
+    text = [line.strip() for line in lines if line.strip()]
+    cell = next((re.match(r"^Cell (\d+/\d+): '([^']*)'", line) for line in reversed(text)
+                 if re.match(r"^Cell \d+/\d+: '", line)), None)
     error = next((line for line in reversed(text)
                   if re.match(r"^(\w+(Error|Exception)\b|ERROR:)", line)), None)
-    return "; ".join(part for part in (cell, error) if part) or (text[-1] if text else "")
+    where = f"report chunk {cell[2] or 'without a label'} (cell {cell[1]})" if cell else None
+    message = f"quarto render {qmd.name} failed (exit status {status})"
+    if where or error:
+        message += ": " + " failed: ".join(part for part in (where, error) if part)
+    if error and "(fix: " in error:  # a policyml error from the chunk carries its own fix
+        return DataError(f"{message}; no HTML was written")
+    return DataError(message, "read Quarto's messages in the render log; no HTML was written")
 
 
 def _render_quarto(quarto: str, qmd: Path, params: Mapping[str, Any], workdir: Path,
@@ -184,12 +193,11 @@ def _render_quarto(quarto: str, qmd: Path, params: Mapping[str, Any], workdir: P
         with subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as process:
             for line in process.stdout:
+                line = _ANSI.sub("", line)
                 print(line, end="", file=sys.stderr, flush=True)  # Quarto's own progress, to the log
                 last.append(line)
         if process.returncode != 0:
-            raise DataError(f"quarto render {qmd.name} failed (exit status {process.returncode}): "
-                            f"{_quarto_failure(last)}",
-                            "read Quarto's messages in the render log; no HTML was written")
+            raise _quarto_failure(qmd, process.returncode, last)
         produced = folder / f"{qmd.stem}.html"
         if not produced.is_file():
             raise DataError(f"quarto render {qmd.name} reported success but wrote no "
