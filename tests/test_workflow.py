@@ -19,6 +19,8 @@ import pandas as pd
 import pytest
 import yaml
 
+pytestmark = pytest.mark.slow  # every test here runs Snakemake
+
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 WY_ZIP = REPO / "resources" / "pums" / "2018" / "1-Year" / "csv_pwy.zip"

@@ -193,8 +193,9 @@ def _render_quarto(quarto: str, qmd: Path, params: Mapping[str, Any], workdir: P
         with subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as process:
             for line in process.stdout:
-                line = _ANSI.sub("", line)
-                print(line, end="", file=sys.stderr, flush=True)  # Quarto's own progress, to the log
+                line = _ANSI.sub("", line).rstrip()
+                if line:
+                    progress(f"quarto: {line}")  # Quarto's own progress, to the log
                 last.append(line)
         if process.returncode != 0:
             raise _quarto_failure(qmd, process.returncode, last)
