@@ -207,3 +207,11 @@ def test_validate_config_keeps_given_values():
     assert filled["data"]["retries"] == 9
     assert filled["data"]["timeout_seconds"] == 60
     assert filled["states"] == "WY"
+
+
+def test_settings_as_config_round_trips():
+    """Check that the config the rules receive loads back into the same settings."""
+    settings = load_settings({"states": ["NM", "wy"], "survey": "5-Year", "models": {"threshold": 0.3}})
+    config = settings.as_config()
+    assert config["states"] == ["NM", "WY"] and config["models"]["threshold"] == 0.3
+    assert load_settings(config) == settings

@@ -442,16 +442,20 @@ def _results_folder(root: Path, state: str, rng: np.random.Generator) -> tuple[P
                                     "reliable": True},
     }
     (folder / "data_summary.json").write_text(json.dumps(summary))
+    # XGBoost's RMSE lead over OLS is distinguishable (recommended); the MLP's AUC lead is not
     pd.DataFrame({
-        "task": "regression", "model": ["dummy", "ols", "xgboost", "dummy"],
-        "baseline": [None, None, None, "ols"], "metric": "r2",
-        "estimate": [0.0, 0.46, 0.49, 0.9], "se": [0.001, 0.025, 0.024, 0.01],
-        "moe90": [0.002, 0.041, 0.039, 0.02], "reliable": True,
+        "task": "regression", "model": ["dummy", "ols", "xgboost", "dummy", "xgboost"] * 2,
+        "baseline": [None, None, None, "ols", "ols"] * 2, "metric": ["r2"] * 5 + ["rmse"] * 5,
+        "estimate": [0.0, 0.46, 0.49, 0.9, 0.03, 1.0, 0.75, 0.72, 0.25, -0.03],
+        "se": [0.001, 0.025, 0.024, 0.01, 0.01, 0.01, 0.02, 0.02, 0.01, 0.01],
+        "moe90": [0.002, 0.041, 0.039, 0.02, 0.016, 0.016, 0.033, 0.033, 0.016, 0.016],
+        "reliable": True,
     }).to_csv(folder / "households" / "metrics" / "regression.csv", index=False)
     pd.DataFrame({
-        "task": "classification", "model": ["dummy", "logistic", "mlp"], "baseline": None,
-        "metric": "roc_auc", "estimate": [0.5, 0.854, 0.86], "se": [0.0, 0.0126, 0.0124],
-        "moe90": [0.0, 0.0208, 0.0204], "reliable": True,
+        "task": "classification", "model": ["dummy", "logistic", "mlp", "mlp"],
+        "baseline": [None, None, None, "logistic"], "metric": "roc_auc",
+        "estimate": [0.5, 0.854, 0.86, 0.006], "se": [0.0, 0.0126, 0.0124, 0.006],
+        "moe90": [0.0, 0.0208, 0.0204, 0.0099], "reliable": True,
     }).to_csv(folder / "households" / "metrics" / "classification.csv", index=False)
     n = 40
     weights = rng.uniform(10, 50, n)
@@ -466,14 +470,14 @@ def _results_folder(root: Path, state: str, rng: np.random.Generator) -> tuple[P
 
 
 def test_index_entry_reads_summary_metrics_and_low_income_share(tmp_path):
-    """Check index_entry's best models and its low-income share/SE against a hand calculation."""
+    """Check index_entry's recommended models (the report's rule) and its low-income share/SE against a hand calculation."""
     folder, data = _results_folder(tmp_path, "NM", np.random.default_rng(1))
     entry = index_entry(folder)
     assert (entry["state"], entry["year"]) == ("NM", 2018)
     assert entry["median_household_income"]["estimate"] == pytest.approx(45791.98)
-    assert entry["best_regression"]["model"] == "xgboost"  # the baseline row (0.9) is not a model
-    assert entry["best_regression"]["estimate"] == pytest.approx(0.49)
-    assert entry["best_classification"]["model"] == "mlp"
+    assert entry["recommended_regression"]["model"] == "xgboost"  # its RMSE lead is distinguishable
+    assert entry["recommended_regression"]["estimate"] == pytest.approx(0.49)  # its R², not a difference
+    assert entry["recommended_classification"]["model"] == "logistic"  # the MLP's lead is not
     valid = ~np.isnan(data["low_income"])
     y, w, reps = data["low_income"][valid], data["weights"][valid], data["replicates"][valid]
     share = sum(wi * yi for wi, yi in zip(w, y)) / sum(w)
@@ -498,7 +502,7 @@ def test_render_index_escapes_labels_and_links_relatively(tmp_path):
     assert '<a href="NM/2018/report.html">NM</a>' in page
     assert 'href="VT/2018/report.html"' in page
     assert "$45,792 ± $1,541" in page
-    assert "0.490 ± 0.039 (xgboost)" in page and "0.860 ± 0.020 (mlp)" in page
+    assert "0.490 ± 0.039 (xgboost)" in page and "0.854 ± 0.021 (logistic)" in page
     assert "<style>" in page and "pm-callout" in page  # the report stylesheet, inlined
     collected = _collect(page)
     assert not [r for r in collected.resources if re.match(r"^(https?:)?//", r)]
@@ -522,5 +526,5 @@ def test_render_real_quarto_failing_chunk_is_one_line_and_no_html(tmp_path, caps
     errors = [l for l in capsys.readouterr().err.splitlines() if l.startswith("policyml: error:")]
     assert status == 1 and len(errors) == 1
     assert re.search(r"report chunk setup \(cell \d+/\d+\) failed: DataError: the report needs "
-                     r".*missing/data_summary.json, which does not exist", errors[0])
+                     r".*missing/run_settings.json, which does not exist", errors[0])
     assert not output.exists() and list(tmp_path.iterdir()) == []

@@ -273,7 +273,7 @@ def test_select_model_prefers_the_baseline_when_the_gain_is_not_distinguishable(
     assert rp.select_model(metrics_frame(-0.02, 0.01), "regression").chosen == "xgboost"
     unclear = rp.select_model(metrics_frame(-0.02, 0.02), "regression")
     assert unclear.chosen == "ols" and unclear.best == "xgboost"
-    assert "**not** statistically distinguishable" in unclear.sentence()
+    assert "**not** statistically distinguishable" in rp.choice_sentence(unclear)
 
 
 def test_worked_neuron_reproduces_the_lecture():
@@ -328,10 +328,11 @@ def test_report_chunks_have_unique_labels_and_no_inline_code():
 
 
 def test_report_every_section_has_a_policy_insight():
-    """Check that each top-level section holds at least one Policy Insight callout."""
+    """Check that each numbered top-level section holds at least one Policy Insight callout."""
     body = REPORT.read_text().split("\n---\n", 1)[1]
     body = re.sub(r"^```\{python\}\n.*?^```$", "", body, flags=re.S | re.M)
-    sections = re.split(r"^# ", body, flags=re.M)[1:]
+    sections = [s for s in re.split(r"^# ", body, flags=re.M)[1:]
+                if "{.unnumbered}" not in s.splitlines()[0]]  # the appendix
     assert len(sections) == 11
     for section in sections:
         assert '::: {.callout-note title="Policy Insight"}' in section, section.splitlines()[0]

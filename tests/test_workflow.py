@@ -311,6 +311,48 @@ def test_workflow_quarto_renders_side_by_side(wy_run, tmp_path):
         "_quarto.yml", "filters", "filters/callouts.lua", "policyml.css", "report.qmd"))
 
 
+def _planned_jobs(workdir: Path, overrides: dict) -> dict[str, int]:
+    """The jobs ``snakemake -n`` plans on a finished run with ``overrides``: rule -> count."""
+    result = run_workflow(workdir, overrides, "-n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    table = text.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)\s*$", table, re.M)}
+
+
+FIT_RULES = {"fetch_persons", "build_households", "build_features", "split_data", "fit_model",
+             "tune_model", "fit_mlp", "tabulate_coefficients"}
+
+
+def test_workflow_new_decision_threshold_refits_nothing(wy_run):
+    """Check that changing models.threshold reruns evaluation, audit, mitigation and the report only."""
+    overrides = WY_CONFIG | {"models": {**WY_CONFIG["models"], "threshold": 0.4}}
+    jobs = set(_planned_jobs(wy_run, overrides))
+    assert {"evaluate_models", "audit_fairness", "compare_mitigation", "render_report"} <= jobs
+    assert jobs <= {"evaluate_models", "audit_fairness", "compare_mitigation", "record_run_settings",
+                    "render_report", "all"}, jobs
+
+
+def test_workflow_new_cv_threshold_rebuilds_no_data_or_model(wy_run):
+    """Check that changing estimates.cv_threshold reruns no fetch, household, feature or model rule."""
+    jobs = set(_planned_jobs(wy_run, WY_CONFIG | {"estimates": {"cv_threshold": 0.25}}))
+    assert {"summarize_data", "summarize_missing_data", "evaluate_models", "render_report"} <= jobs
+    assert not jobs & FIT_RULES, jobs & FIT_RULES
+
+
+def test_workflow_edited_report_reruns_only_the_render(wy_run):
+    """Check that editing report.qmd reruns the render job and nothing else."""
+    qmd = REPO / "report" / "report.qmd"
+    before = qmd.stat()
+    try:
+        os.utime(qmd, ns=(before.st_atime_ns, before.st_mtime_ns + 10**12))  # as an edit would
+        assert _planned_jobs(wy_run, WY_CONFIG) == {"render_report": 1, "all": 1}
+    finally:
+        os.utime(qmd, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
 def test_workflow_same_seed_same_metrics(wy_run, tmp_path):
     """Check that a second run from scratch with the same seed reproduces the metrics exactly."""
     overrides = WY_CONFIG | {"units": ["households"],

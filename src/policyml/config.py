@@ -13,6 +13,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from . import catalogue
 from .errors import ConfigError
 from .published import census_api_key
 from .resources import Mirror, PROJECT_ROOT, embedded
@@ -54,9 +55,23 @@ def _with_defaults(schema: dict, value: Any) -> Any:
     return filled
 
 
+def _with_catalogue(schema: dict) -> dict:
+    """The schema with the model names of :mod:`policyml.catalogue` as the allowed values of
+    ``models.<task>`` and ``scenarios.model.<task>`` (the catalogue is their one owner)."""
+    models = schema_at(schema, ["models"]).get("properties", {})
+    scenario_models = schema_at(schema, ["scenarios", "model"]).get("properties", {})
+    for task in catalogue.TASKS:
+        allowed = list(catalogue.configurable_models(task))
+        if task in models:
+            models[task].setdefault("items", {})["enum"] = allowed
+        if task in scenario_models:
+            scenario_models[task]["enum"] = allowed
+    return schema
+
+
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
     """Return the config with defaults filled in, or raise a ConfigError for the first bad key."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = _with_catalogue(yaml.safe_load(Path(schema_path).read_text()))
     filled = _with_defaults(schema, dict(config))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(filled), key=lambda e: list(e.path))
     if errors:
@@ -77,6 +92,11 @@ def schema_at(schema: dict, path) -> dict:
     for key in path:
         schema = schema.get("properties", {}).get(key, {})
     return schema
+
+
+#: the config sections passed on as they are (validated, defaults filled in)
+SECTIONS = ("data", "published", "estimates", "targets", "features", "split", "models",
+            "fairness", "explain", "scenarios")
 
 
 @dataclass(frozen=True)
@@ -103,6 +123,20 @@ class Settings:
     def state_years(self) -> list[tuple[str, str]]:
         """(state postal code, period label) for every state-year the run produces."""
         return [(state.postal, self.period.label) for state in self.states]
+
+    def as_config(self) -> dict:
+        """The validated config as the rules receive it (``RUN_CONFIG``), states as postal codes;
+        ``load_settings(settings.as_config())`` gives these settings back."""
+        return {
+            "states": [state.postal for state in self.states],
+            "year": self.period.year,
+            "survey": self.period.survey,
+            "allow_experimental_2020": self.period.experimental,
+            "housing_file": self.housing_file,
+            "seed": self.seed,
+            **{section: getattr(self, section) for section in SECTIONS},
+            "units": list(self.units),
+        }
 
     def mirrors(self) -> list[Mirror]:
         """The embedded data first, then the configured local mirrors."""

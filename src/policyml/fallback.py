@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 import yaml
 
 from .errors import ConfigError, DataError
+from .resources import PROJECT_ROOT
 
 Progress = Callable[[str], None]
 
@@ -54,7 +55,7 @@ RENDERS: dict[str, tuple[str, ...]] = {
 #: chunk option defaults: Quarto's, except echo (a policy report shows no code unless asked)
 DEFAULT_OPTIONS: dict[str, Any] = {"echo": False, "output": True, "warning": True}
 #: the repository's report folder; its assets serve a .qmd that has none beside it
-REPORT_DIR = Path(__file__).resolve().parents[2] / "report"
+REPORT_DIR = PROJECT_ROOT / "report"
 #: the report's own assets: beside the .qmd, else in REPORT_DIR
 CSS_NAME = "policyml.css"
 FILTER_NAME = "filters/callouts.lua"

@@ -1,6 +1,6 @@
 """Persons -> households: one row per occupied housing unit, survey-correct.
 
-Census facts honoured here (DESIGN.md):
+Census facts honoured here (ACS PUMS documentation, Accuracy of the Data and the data dictionary):
 
 * A household is an occupied housing unit; its record is its householder's ("Reference person").
   Group-quarters residents (dorms, prisons, nursing homes) belong to no household and are dropped.

@@ -15,6 +15,7 @@ from . import fetch
 from .config import Settings
 from .dictionary import DataDictionary
 from .errors import DataError
+from .resources import PROJECT_ROOT, sha256_of
 from .schema import ONE_YEAR, SurveyPeriod, read_housing, read_persons
 from .states import State
 
@@ -67,9 +68,28 @@ def locate(settings: Settings, state: State, kind: str) -> Path:
     )
 
 
-def load_persons(settings: Settings, state: State, dictionary: DataDictionary | None = None) -> pd.DataFrame:
+def source_record(path: Path) -> dict:
+    """Which file was read: its name, where it was found (relative to the project when inside it),
+    size and sha256, for the run's settings."""
+    path = Path(path).resolve()
+    try:
+        where = str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        where = str(path)
+    return {"file": path.name, "path": where, "bytes": path.stat().st_size,
+            "sha256": sha256_of(path)}
+
+
+def fetch_persons(settings: Settings, state: State,
+                  dictionary: DataDictionary | None = None) -> tuple[pd.DataFrame, dict]:
+    """The canonical person table of ``state`` and the :func:`source_record` of the file read."""
     dictionary = dictionary or load_dictionary(settings)
-    return read_persons(locate(settings, state, "p"), state, settings.period, dictionary)
+    path = locate(settings, state, "p")
+    return read_persons(path, state, settings.period, dictionary), source_record(path)
+
+
+def load_persons(settings: Settings, state: State, dictionary: DataDictionary | None = None) -> pd.DataFrame:
+    return fetch_persons(settings, state, dictionary)[0]
 
 
 def load_housing(settings: Settings, state: State) -> pd.DataFrame:

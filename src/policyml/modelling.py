@@ -21,21 +21,8 @@ import pandas as pd
 from . import fairness, metrics, models, nn
 from .errors import ConfigError, DataError
 from .split import cv_folds
-from .survey import SurveyDesign, reliability_options
-
-REPLICATES = 80
-
-
-@dataclass(frozen=True)
-class Task:
-    baseline: str
-    description: str
-
-
-TASKS = {
-    "regression": Task("ols", "a continuous target (log income)"),
-    "classification": Task("logistic", "a binary target (low income, or income over $50,000)"),
-}
+from .catalogue import TASKS, Task
+from .survey import REPLICATES, SurveyDesign, reliability_options
 
 
 def task_of(name: str) -> Task:

@@ -75,20 +75,17 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
-from . import nn
+from . import catalogue, nn
 from .errors import ConfigError, DataError
 from .outputs import write_bytes
 from .survey import REPLICATES, Z90, as_vector, sdr_standard_error
 
-TASKS = ("regression", "classification")
+TASKS = tuple(catalogue.TASKS)
 
-#: Model names per task.
-MODELS: dict[str, tuple[str, ...]] = {
-    "regression": ("dummy", "ols", "random_forest", "xgboost", "mlp"),
-    "classification": ("dummy", "logistic", "random_forest", "xgboost", "mlp", "folktables_gbm"),
-}
+#: Model names per task (policyml.catalogue).
+MODELS: dict[str, tuple[str, ...]] = {task: catalogue.task_models(task) for task in TASKS}
 #: Models with a hyperparameter search (:func:`tune`); the others are fitted as they are.
-TUNED = frozenset({"random_forest", "xgboost"})
+TUNED = frozenset(catalogue.tuned_models())
 #: Linear models: standardised numeric columns, a reference level dropped, coefficient tables.
 LINEAR = frozenset({"ols", "logistic"})
 #: Models that need standardised inputs: the linear models and the MLP (policyml.nn), which the

@@ -127,9 +127,31 @@ def write_bytes(content: bytes, path: str | Path) -> None:
         temporary.write_bytes(content)
 
 
-def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
+#: key of the JSON that policyml keeps in a parquet file's schema metadata
+PARQUET_METADATA_KEY = b"policyml"
+
+
+def write_parquet(frame: pd.DataFrame, path: str | Path, metadata: dict | None = None) -> None:
+    """Write ``frame`` atomically; ``metadata`` (JSON-ready) rides along in the file's schema."""
     with atomic_path(path) as temporary, _output_errors(Path(path)):
-        frame.to_parquet(temporary, index=False)
+        if metadata is None:
+            frame.to_parquet(temporary, index=False)
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        schema_metadata = {**(table.schema.metadata or {}),
+                           PARQUET_METADATA_KEY: json.dumps(_plain(metadata)).encode()}
+        pq.write_table(table.replace_schema_metadata(schema_metadata), temporary)
+
+
+def read_parquet_metadata(path: str | Path) -> dict:
+    """The ``metadata`` that :func:`write_parquet` stored in ``path`` (``{}`` when none)."""
+    import pyarrow.parquet as pq
+
+    stored = (pq.read_schema(path).metadata or {}).get(PARQUET_METADATA_KEY)
+    return json.loads(stored) if stored else {}
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:

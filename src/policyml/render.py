@@ -272,21 +272,27 @@ def render_report(qmd: str | Path, output_html: str | Path, params: Mapping[str,
 # ---------------------------------------------------------------------------------- state index
 
 
-def _best_model(metrics_csv: Path, metric: str) -> dict[str, Any] | None:
-    """The non-baseline model with the highest ``metric`` in an evaluation metrics table."""
+def _recommended_model(metrics_csv: Path, task: str, metric: str) -> dict[str, Any] | None:
+    """The model :func:`policyml.selection.select_model` recommends (the report's rule), with its
+    ``metric``, from an evaluation metrics table."""
     import pandas as pd
+
+    from .selection import select_model
 
     if not metrics_csv.is_file():
         return None
     table = pd.read_csv(metrics_csv)
-    rows = table[(table["metric"] == metric) & table["baseline"].isna()
-                 & (table["model"] != "dummy") & table["estimate"].notna()]
+    try:
+        chosen = select_model(table, task).chosen
+    except DataError:
+        return None
+    rows = table[(table["model"] == chosen) & (table["metric"] == metric) & table["baseline"].isna()]
     if rows.empty:
         return None
-    best = rows.loc[rows["estimate"].idxmax()]
-    return {"model": str(best["model"]), "metric": metric, "estimate": float(best["estimate"]),
-            "se": _float(best.get("se")), "moe90": _float(best.get("moe90")),
-            "reliable": bool(best.get("reliable", True))}
+    row = rows.iloc[0]
+    return {"model": chosen, "metric": metric, "estimate": float(row["estimate"]),
+            "se": _float(row.get("se")), "moe90": _float(row.get("moe90")),
+            "reliable": bool(row.get("reliable", True))}
 
 
 def _float(value: Any) -> float | None:
@@ -323,7 +329,8 @@ def index_entry(results_dir: str | Path, *, unit: str = "households",
     Reads ``data_summary.json`` and ``{unit}/metrics/{regression,classification}.csv``. Keys:
     ``state``, ``year``, ``survey``, ``households`` and ``median_household_income`` (estimate
     dicts with ``estimate``, ``se``, ``moe90``, ``reliable``), ``low_income_share`` (the same, or
-    None), ``best_regression`` / ``best_classification`` (model, metric r2 / roc_auc, estimate,
+    None), ``recommended_regression`` / ``recommended_classification`` (the report's recommended
+    model, its metric r2 / roc_auc, estimate,
     se, moe90; or None) and ``report`` (path of the state's report).
     """
     results_dir = Path(results_dir)
@@ -344,8 +351,9 @@ def index_entry(results_dir: str | Path, *, unit: str = "households",
         "households": (summary.get("households") or {}).get("weighted"),
         "median_household_income": summary.get("median_household_income"),
         "low_income_share": _low_income_share(results_dir, unit, summary),
-        "best_regression": _best_model(metrics / "regression.csv", "r2"),
-        "best_classification": _best_model(metrics / "classification.csv", "roc_auc"),
+        "recommended_regression": _recommended_model(metrics / "regression.csv", "regression", "r2"),
+        "recommended_classification": _recommended_model(metrics / "classification.csv",
+                                                         "classification", "roc_auc"),
         "report": str(results_dir / report),
     }
 
@@ -399,8 +407,8 @@ def render_index(entries: Sequence[Mapping[str, Any]], output_html: str | Path,
             + _estimate_cell(entry.get("households"), lambda v: f"{v:,.0f}")
             + _estimate_cell(entry.get("median_household_income"), lambda v: f"${v:,.0f}")
             + _estimate_cell(entry.get("low_income_share"), lambda v: f"{100 * v:.1f}%")
-            + _model_cell(entry.get("best_regression"))
-            + _model_cell(entry.get("best_classification"))
+            + _model_cell(entry.get("recommended_regression"))
+            + _model_cell(entry.get("recommended_classification"))
             + "</tr>"
         )
     table = (
@@ -409,8 +417,8 @@ def render_index(entries: Sequence[Mapping[str, Any]], output_html: str | Path,
         '<th class="number">Households</th>'
         '<th class="number">Median household income</th>'
         '<th class="number">Low-income share</th>'
-        '<th class="number">Best R² (log income)</th>'
-        '<th class="number">Best AUC (low income)</th>'
+        '<th class="number">R² of the recommended model (log income)</th>'
+        '<th class="number">AUC of the recommended model (low income)</th>'
         "</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>"
     )
     page = f"""<!DOCTYPE html>
@@ -434,8 +442,9 @@ state's link for its full report.</p>
 <p>Estimates are weighted ACS PUMS figures with 90% margins of error (± 1.645 standard errors,
 successive difference replication). &dagger; marks an estimate flagged unreliable. Low-income
 households: the householder's family income is below the configured multiple of the poverty
-line. Model scores are on each state's held-out test households, with the model that scored
-best named in brackets.</p>
+line. Model scores are on each state's held-out test households, for the model its report
+recommends (named in brackets): the best on the primary metric (RMSE, ROC AUC) when its lead over
+the linear baseline is distinguishable from zero, else the baseline.</p>
 </main>
 </body>
 </html>

@@ -40,26 +40,19 @@ import pandas as pd
 import plotnine as p9
 from mizani.labels import label_dollar, label_percent
 
-from . import nn
+from . import catalogue, nn
 from .errors import ConfigError, DataError
 from .fairness import CROSS, OVERALL, SUPPRESS_BELOW
 from .features import build_targets, education_level
 from .resources import PROJECT_ROOT, Mirror, default_resources_dir, embedded
+from .selection import LOWER_IS_BETTER, PRIMARY_METRIC, ModelChoice, distinguishable, select_model
 from .survey import Z90, Estimate, SurveyDesign, reliability_options
 
 # --------------------------------------------------------------------------------------------------
 # Labels
 # --------------------------------------------------------------------------------------------------
 
-MODEL_LABELS = {
-    "dummy": "Dummy (no features)",
-    "ols": "Linear regression (OLS)",
-    "logistic": "Logistic regression",
-    "random_forest": "Random forest",
-    "xgboost": "Boosted trees (XGBoost)",
-    "mlp": "Neural network (MLP)",
-    "folktables_gbm": "Folktables benchmark GBM",
-}
+MODEL_LABELS = {name: model.label for name, model in catalogue.MODELS.items()}
 
 METRIC_LABELS = {
     "rmse": "RMSE (log income)",
@@ -102,8 +95,6 @@ METRIC_KINDS = {
     "false_positive_rate_difference": "points",
 }
 
-#: Metrics where a smaller value is better (the rest: larger is better, or neither, e.g. bias).
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "mae_dollars", "brier", "false_positive_rate", "false_negative_rate"})
 
 GROUP_LABELS = {
     "race": "Race",
@@ -120,13 +111,8 @@ GROUP_LABELS = {
     "overall": "All households",
 }
 
-TASK_LABELS = {
-    "regression": "log household income (regression)",
-    "classification": "low-income flag (classification)",
-}
+TASK_LABELS = {name: task.label for name, task in catalogue.TASKS.items()}
 
-#: The metric each task's models are ranked by, and whether lower is better.
-PRIMARY_METRIC = {"regression": "rmse", "classification": "roc_auc"}
 
 #: Shorter names for the longest Census labels (figures only; tables keep the full label).
 SHORT_LABELS = {
@@ -318,13 +304,6 @@ def markdown_table(frame: pd.DataFrame, align: Sequence[str] | None = None) -> A
     return Markdown(cells.to_markdown(index=False, colalign=align, disable_numparse=True))
 
 
-def distinguishable(estimate: Any, se: Any, z: float = Z90) -> bool:
-    """True when the 90% interval ``estimate ± z·se`` excludes zero (False if either is missing)."""
-    if _missing(estimate) or _missing(se):
-        return False
-    return abs(float(estimate)) > z * float(se)
-
-
 def gap_sentence(what: str, estimate: float, se: float, kind: str = "dollars", unit: str | None = None) -> str:
     """``"<what> is $4,500 (90% CI $2,100 to $6,900), statistically distinguishable from zero."``
 
@@ -375,14 +354,15 @@ class Output:
 #: The files the report reads, by name. Paths are relative to ``results/{state}/{year}``.
 OUTPUTS: dict[str, Output] = {
     "data_summary": Output("data_summary.json", "summarize_data"),
-    "missing_data": Output("missing_data.csv", "build_households"),
+    "missing_data": Output("missing_data.csv", "summarize_missing_data"),
     "households": Output("households.parquet", "build_households"),
     "persons": Output("persons.parquet", "fetch_persons"),
+    "run_settings": Output("run_settings.json", "record_run_settings"),
     "puma_estimates": Output("puma_estimates.csv", "estimate_pumas"),
     "feature_spec": Output("{unit}/feature_spec.json", "build_features"),
     "features": Output("{unit}/features.parquet", "build_features"),
     "split": Output("{unit}/split.parquet", "split_data"),
-    "representativeness": Output("{unit}/representativeness.csv", "split_data"),
+    "representativeness": Output("{unit}/representativeness.csv", "check_representativeness"),
     "metrics": Output("{unit}/metrics/{task}.csv", "evaluate_models"),
     "calibration": Output("{unit}/metrics/{task}_calibration.csv", "evaluate_models"),
     "coefficients": Output("{unit}/coefficients/{task}.csv", "tabulate_coefficients"),
@@ -1147,55 +1127,21 @@ def metric_plot(metrics: pd.DataFrame, names: Sequence[str]) -> p9.ggplot:
     )
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """The model recommended for a task, and the evidence."""
-
-    task: str
-    metric: str
-    chosen: str
-    best: str
-    baseline: str
-    difference: float
-    se: float
-
-    @property
-    def distinguishable(self) -> bool:
-        return distinguishable(self.difference, self.se)
-
-    def sentence(self) -> str:
-        metric = label_of(self.metric, METRIC_LABELS)
-        best, baseline = label_of(self.best, MODEL_LABELS), label_of(self.baseline, MODEL_LABELS)
-        if self.best == self.baseline:
-            return (f"For the {TASK_LABELS[self.task]}, the interpretable baseline, {baseline}, has the best test "
-                    f"{metric}; it is the recommended model.")
-        gap = gap_sentence(f"The {metric} difference between {best} and {baseline}", self.difference, self.se, "number")
-        if self.chosen == self.best:
-            return (f"For the {TASK_LABELS[self.task]}, {best} has the best test {metric}. {gap} The gain is real "
-                    f"enough to justify the less interpretable model, paired with the explanations of Section 8.")
-        return (f"For the {TASK_LABELS[self.task]}, {best} has the best test {metric}, but {gap[0].lower() + gap[1:]} "
-                f"With no demonstrable gain, the recommendation is the interpretable {baseline}, whose coefficients "
-                f"can be published and checked.")
-
-
-def select_model(metrics: pd.DataFrame, task: str) -> ModelChoice:
-    """Pick a task's model: the best on the primary metric, unless its edge over the interpretable
-    baseline is not distinguishable from zero (then the baseline: parsimony)."""
-    metric = PRIMARY_METRIC[task]
-    rows = model_rows(metrics)
-    rows = rows.loc[(rows["metric"] == metric) & (rows["model"] != "dummy") & rows["estimate"].notna()]
-    if rows.empty:
-        raise DataError(f"the {task} metrics have no {metric} rows for a non-dummy model", "rerun evaluate_models")
-    baselines = metrics["baseline"].dropna()
-    baseline = baselines.iloc[0] if len(baselines) else rows["model"].iloc[0]
-    ascending = metric in LOWER_IS_BETTER
-    best = rows.sort_values("estimate", ascending=ascending)["model"].iloc[0]
-    if best == baseline:
-        return ModelChoice(task, metric, baseline, best, baseline, 0.0, 0.0)
-    diff = metrics.loc[(metrics["model"] == best) & (metrics["baseline"] == baseline) & (metrics["metric"] == metric)]
-    difference, se = (float(diff["estimate"].iloc[0]), float(diff["se"].iloc[0])) if len(diff) else (math.nan, math.nan)
-    chosen = best if distinguishable(difference, se) else baseline
-    return ModelChoice(task, metric, chosen, best, baseline, difference, se)
+def choice_sentence(choice: ModelChoice) -> str:
+    """The recommendation of :func:`policyml.selection.select_model` and its evidence, in words."""
+    metric = label_of(choice.metric, METRIC_LABELS)
+    best, baseline = label_of(choice.best, MODEL_LABELS), label_of(choice.baseline, MODEL_LABELS)
+    if choice.best == choice.baseline:
+        return (f"For the {TASK_LABELS[choice.task]}, the interpretable baseline, {baseline}, has the best test "
+                f"{metric}; it is the recommended model.")
+    gap = gap_sentence(f"The {metric} difference between {best} and {baseline}", choice.difference, choice.se,
+                       "number")
+    if choice.chosen == choice.best:
+        return (f"For the {TASK_LABELS[choice.task]}, {best} has the best test {metric}. {gap} The gain is real "
+                f"enough to justify the less interpretable model, paired with the explanations of Section 8.")
+    return (f"For the {TASK_LABELS[choice.task]}, {best} has the best test {metric}, but {gap[0].lower() + gap[1:]} "
+            f"With no demonstrable gain, the recommendation is the interpretable {baseline}, whose coefficients "
+            f"can be published and checked.")
 
 
 def metric_value(metrics: pd.DataFrame, model: str, metric: str, baseline: str | None = None) -> pd.Series:
@@ -2095,3 +2041,28 @@ def uncertainty_advice(fnr: Mapping[str, Any]) -> str:
             f"{fmt_percent(fnr['estimate'], 0)} of eligible households, give or take {fmt_points(fnr['moe90'], 0)}\"), "
             f"use natural frequencies (\"about {in_ten} in 10\") rather than metrics jargon, and show which groups "
             "the errors fall on.")
+
+
+# ------------------------------------------------------------------------------ run settings
+
+
+def run_settings_text(settings: Mapping[str, Any]) -> str:
+    """Where the run's data came from and how to reproduce it, from run_settings.json."""
+    source = settings.get("source") or {}
+    read = (f"The person file read was `{source['file']}` ({source['bytes']:,} bytes, sha256 "
+            f"`{source['sha256'][:16]}…`), found at `{source['path']}`." if source.get("sha256")
+            else "The run did not record which person file it read.")
+    versions = settings.get("versions") or {}
+    stack = ", ".join(f"{name} {version}" for name, version in versions.items() if version)
+    return (f"{read} These are every setting of this run (`run_settings.json`, written by the rule "
+            f"`record_run_settings` from `config/config.yaml`, its schema's defaults and the "
+            f"command line). Rerunning with the same settings and the same file gives the same "
+            f"numbers. Computed with {stack}.")
+
+
+def run_settings_table(settings: Mapping[str, Any]) -> pd.DataFrame:
+    """Every setting of the run as a two-column table (versions and the file read are in the text)."""
+    from .run_settings import settings_rows
+
+    shown = {k: v for k, v in settings.items() if k not in ("versions", "source")}
+    return pd.DataFrame(settings_rows(shown), columns=["Setting", "Value"])

@@ -38,6 +38,7 @@ import pandas as pd
 from .dictionary import DataDictionary
 from .errors import ConfigError, DataError
 from .states import State
+from .survey import REPLICATES
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,6 @@ ONE_YEAR, FIVE_YEAR = "1-Year", "5-Year"
 SURVEYS = (ONE_YEAR, FIVE_YEAR)
 FIRST_YEAR = 2017  # first year with CSV data dictionaries and psam_* file names
 LATEST_YEAR = 2024  # latest release this version knows; raise when the Census Bureau publishes more
-REPLICATES = 80
 
 PERSON_INCOME = ("PINCP", "WAGP", "SEMP", "INTP", "PAP", "RETP", "SSIP", "SSP", "OIP", "PERNP")
 HOUSING_INCOME = ("HINCP", "FINCP")

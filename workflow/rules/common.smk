@@ -4,6 +4,7 @@ import sys
 
 from policyml.config import load_settings
 from policyml.errors import PolicymlError, one_line
+from policyml import catalogue
 from policyml.outputs import check_output_folder
 from policyml.render import report_lines
 
@@ -16,25 +17,10 @@ except PolicymlError as error:
     sys.exit(1)
 
 # The validated config with defaults filled in: rules receive it through params only.
-RUN_CONFIG = {
-    "states": [state.postal for state in SETTINGS.states],
-    "year": SETTINGS.period.year,
-    "survey": SETTINGS.period.survey,
-    "allow_experimental_2020": SETTINGS.period.experimental,
-    "housing_file": SETTINGS.housing_file,
-    "seed": SETTINGS.seed,
-    "data": SETTINGS.data,
-    "published": SETTINGS.published,
-    "estimates": SETTINGS.estimates,
-    "targets": SETTINGS.targets,
-    "features": SETTINGS.features,
-    "split": SETTINGS.split,
-    "models": SETTINGS.models,
-    "fairness": SETTINGS.fairness,
-    "explain": SETTINGS.explain,
-    "scenarios": SETTINGS.scenarios,
-    "units": list(SETTINGS.units),
-}
+RUN_CONFIG = SETTINGS.as_config()
+
+# The same for one state's jobs: every setting but the list of states (adding a state reruns no other).
+STATE_CONFIG = {key: value for key, value in RUN_CONFIG.items() if key != "states"}
 
 wildcard_constraints:
     state="[A-Z]{2}",
@@ -58,30 +44,42 @@ def memory(base_mb, per_input_mb=0, per_thread_mb=0):
     return mem_mb
 
 
-def config_for(*sections):
-    """The survey period plus the named config sections, for one step's params. Passing only
-    these means that editing, say, the features section reruns the feature step and what
-    follows it, not the data fetch."""
-    return {key: RUN_CONFIG[key] for key in (*PERIOD_KEYS, *sections)}
+def config_for(*sections, without=()):
+    """The survey period plus the named config sections, for one step's params, less the dotted
+    keys in ``without`` (settings the step never reads). Passing only these means that editing,
+    say, the features section reruns the feature step and what follows it, not the data fetch,
+    and that a new decision threshold (models.threshold) refits no model."""
+    params = {key: RUN_CONFIG[key] for key in (*PERIOD_KEYS, *sections)}
+    for dotted in without:
+        section, key = dotted.split(".")
+        params[section] = {k: v for k, v in params[section].items() if k != key}
+    return params
 
 
-# per unit: its tasks, and the models of each task (acsincome adds the folktables baseline)
-UNIT_TASKS = {"households": ("regression", "classification"), "acsincome": ("classification",)}
-LINEAR_BASELINE = {"regression": "ols", "classification": "logistic"}
+def fit_rule(model):
+    """The rule that fits ``model`` (policyml.catalogue)."""
+    return catalogue.MODELS[model].fit_rule
+
+
+def fitted_by(rule):
+    """The wildcard constraint of a fitting rule: the models it fits."""
+    return "|".join(catalogue.models_fitted_by(rule))
+
+
+# per unit: its tasks (policyml.catalogue)
+UNIT_TASKS = {unit: catalogue.unit_tasks(unit) for unit in catalogue.UNITS}
 
 
 def unit_models(unit, task):
-    models = list(SETTINGS.models[task])
-    if unit == "acsincome":
-        models.append("folktables_gbm")
-    return models
+    """The configured models of ``task``, plus the unit's reference models."""
+    return catalogue.unit_models(unit, task, SETTINGS.models[task])
 
 
 def get_final_output():
     outputs = []
     for state, period in SETTINGS.state_years:
         root = f"results/{state}/{period}"
-        outputs.append(f"{root}/data_summary.json")
+        outputs += [f"{root}/data_summary.json", f"{root}/run_settings.json"]
         for unit in SETTINGS.units:
             outputs.append(f"{root}/{unit}/representativeness.csv")
             for task in UNIT_TASKS[unit]:
@@ -93,8 +91,8 @@ def get_final_output():
                 ]
                 if unit == "households" and task == "classification":
                     outputs.append(f"{root}/{unit}/fairness/{task}_mitigation.csv")
-                if "mlp" in SETTINGS.models[task]:
-                    outputs.append(f"{root}/{unit}/mlp/{task}_history.csv")
+                outputs += [f"{root}/{unit}/{m}/{task}_history.csv"
+                            for m in SETTINGS.models[task] if fit_rule(m) == "fit_mlp"]
         if "households" in SETTINGS.units:
             outputs.append(f"{root}/report.html")
     if "households" in SETTINGS.units and len(SETTINGS.state_years) > 1:
@@ -113,6 +111,7 @@ def get_report_inputs(wildcards):
     unit = f"{root}/households"
     inputs = {
         "summary": f"{root}/data_summary.json",
+        "run_settings": f"{root}/run_settings.json",
         "missing_data": f"{root}/missing_data.csv",
         "persons": f"{root}/persons.parquet",
         "households": f"{root}/households.parquet",
@@ -136,7 +135,9 @@ def get_report_inputs(wildcards):
             f"shap_{task}": f"{unit}/explain/{task}_shap.parquet",
             f"shap_groups_{task}": f"{unit}/explain/{task}_shap_groups.csv",
         }
-        inputs |= {f"tuning_{task}_{m}": f"{unit}/tuning/{task}/{m}.csv" for m in models if m in ("random_forest", "xgboost")}
+        inputs |= {f"tuning_{task}_{m}": f"{unit}/tuning/{task}/{m}.csv" for m in models if fit_rule(m) == "tune_model"}
+        # the cost table reads each model's Snakemake benchmark
+        inputs |= {f"benchmark_{task}_{m}": f"{unit}/benchmarks/{fit_rule(m)}/{task}/{m}.tsv" for m in models}
         if "mlp" in models:
             inputs |= {f"mlp_{task}": f"{unit}/mlp/{task}_history.csv",
                        f"architecture_{task}": f"{unit}/mlp/{task}_architecture.json"}
@@ -182,4 +183,4 @@ def get_scenario_models(wildcards):
 
 
 def get_linear_model(wildcards):
-    return model_file(wildcards, wildcards.task, LINEAR_BASELINE[wildcards.task])
+    return model_file(wildcards, wildcards.task, catalogue.TASKS[wildcards.task].baseline)

@@ -9,7 +9,7 @@ rule explain_models:
         shap="results/{state}/{year}/{unit}/explain/{task}_shap.parquet",
         shap_groups="results/{state}/{year}/{unit}/explain/{task}_shap_groups.csv",
     params:
-        config=config_for("models", "estimates", "explain"),
+        config=config_for("models", "estimates", "explain", without=("models.threshold",)),
     threads: 2
     resources:
         mem_mb=memory(2000, 100),

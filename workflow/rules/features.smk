@@ -25,9 +25,8 @@ rule split_data:
         spec=rules.build_features.output.spec,
     output:
         split="results/{state}/{year}/{unit}/split.parquet",
-        representativeness="results/{state}/{year}/{unit}/representativeness.csv",
     params:
-        config=config_for("split", "estimates"),
+        config=config_for("split"),
     log:
         "logs/{state}/{year}/{unit}/split_data.log",
     benchmark:
@@ -39,3 +38,25 @@ rule split_data:
         mem_mb=memory(1000, 60),
     script:
         "../scripts/split_data.py"
+
+
+rule check_representativeness:
+    input:
+        features=rules.build_features.output.features,
+        spec=rules.build_features.output.spec,
+        split=rules.split_data.output.split,
+    output:
+        representativeness="results/{state}/{year}/{unit}/representativeness.csv",
+    params:
+        config=config_for("estimates"),
+    log:
+        "logs/{state}/{year}/{unit}/check_representativeness.log",
+    benchmark:
+        "results/{state}/{year}/{unit}/benchmarks/check_representativeness.tsv"
+    conda:
+        "../envs/policyml.yaml"
+    threads: 1
+    resources:
+        mem_mb=memory(1000, 60),
+    script:
+        "../scripts/check_representativeness.py"

@@ -3,9 +3,8 @@ rule build_households:
         unpack(get_household_inputs),
     output:
         households="results/{state}/{year}/households.parquet",
-        missing_data="results/{state}/{year}/missing_data.csv",
     params:
-        config=config_for("data", "housing_file", "estimates"),
+        config=config_for("data", "housing_file"),
     log:
         "logs/{state}/{year}/build_households.log",
     benchmark:

@@ -7,9 +7,9 @@ rule fit_model:
         model=MODEL_FILE,
         predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
     wildcard_constraints:
-        model="dummy|ols|logistic|folktables_gbm",
+        model=fitted_by("fit_model"),
     params:
-        config=config_for("models"),
+        config=config_for("models", without=("models.threshold",)),
     log:
         "logs/{state}/{year}/{unit}/fit_model/{task}/{model}.log",
     benchmark:
@@ -29,7 +29,7 @@ use rule fit_model as tune_model with:
         predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
         cv_results="results/{state}/{year}/{unit}/tuning/{task}/{model}.csv",
     wildcard_constraints:
-        model="random_forest|xgboost",
+        model=fitted_by("tune_model"),
     threads: 4
     resources:
         mem_mb=memory(600, 150, per_thread_mb=500),
@@ -91,7 +91,7 @@ use rule fit_model as fit_mlp with:
         history="results/{state}/{year}/{unit}/{model}/{task}_history.csv",
         architecture="results/{state}/{year}/{unit}/{model}/{task}_architecture.json",
     wildcard_constraints:
-        model="mlp",
+        model=fitted_by("fit_mlp"),
     log:
         "logs/{state}/{year}/{unit}/fit_mlp/{task}/{model}.log",
     benchmark:

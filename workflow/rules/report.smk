@@ -44,6 +44,10 @@ rule render_index:
     input:
         reports=expand("results/{state_year}/report.html", state_year=STATE_YEARS),
         summaries=expand("results/{state_year}/data_summary.json", state_year=STATE_YEARS),
+        # index_entry reads each state's metrics and its low-income flags
+        metrics=expand("results/{state_year}/households/metrics/{task}.csv", state_year=STATE_YEARS,
+                       task=UNIT_TASKS["households"]),
+        features=expand("results/{state_year}/households/features.parquet", state_year=STATE_YEARS),
     output:
         index="results/index.html",
     threads: 1

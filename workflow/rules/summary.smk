@@ -17,3 +17,41 @@ rule summarize_data:
         mem_mb=memory(1000, 40),
     script:
         "../scripts/summarize_data.py"
+
+
+rule record_run_settings:
+    input:
+        persons=rules.fetch_persons.output.persons,
+    output:
+        settings="results/{state}/{year}/run_settings.json",
+    params:
+        config=STATE_CONFIG,
+    log:
+        "logs/{state}/{year}/record_run_settings.log",
+    conda:
+        "../envs/policyml.yaml"
+    threads: 1
+    resources:
+        mem_mb=memory(500),
+    script:
+        "../scripts/record_run_settings.py"
+
+
+rule summarize_missing_data:
+    input:
+        households=rules.build_households.output.households,
+    output:
+        missing_data="results/{state}/{year}/missing_data.csv",
+    params:
+        config=config_for("estimates"),
+    log:
+        "logs/{state}/{year}/summarize_missing_data.log",
+    benchmark:
+        "results/{state}/{year}/benchmarks/summarize_missing_data.tsv"
+    conda:
+        "../envs/policyml.yaml"
+    threads: 1
+    resources:
+        mem_mb=memory(1000, 40),
+    script:
+        "../scripts/summarize_missing_data.py"

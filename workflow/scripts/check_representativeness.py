@@ -1,0 +1,20 @@
+"""Snakemake adapter: features + split -> representativeness.csv (group shares in state, train, test)."""
+import json
+
+import pandas as pd
+
+from policyml.cli import script_main
+from policyml.config import load_settings
+from policyml.outputs import write_csv
+from policyml.split import representativeness
+
+
+def main(smk):
+    settings = load_settings(smk.params.config)
+    features = pd.read_parquet(smk.input.features)
+    split = pd.read_parquet(smk.input.split)
+    weight = json.loads(open(smk.input.spec).read())["weight"]
+    write_csv(representativeness(features, split, settings.estimates, weight), smk.output.representativeness)
+
+
+script_main(snakemake, main)

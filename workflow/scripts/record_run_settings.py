@@ -1,0 +1,12 @@
+"""Snakemake adapter: the run's validated config + the person file read -> run_settings.json."""
+from policyml.cli import script_main
+from policyml.outputs import read_parquet_metadata, write_json
+from policyml.run_settings import run_settings
+
+
+def main(smk):
+    source = read_parquet_metadata(smk.input.persons).get("source", {})
+    write_json(run_settings(smk.params.config, smk.wildcards.state, source), smk.output.settings)
+
+
+script_main(snakemake, main)
