@@ -26,7 +26,8 @@ import pandas as pd
 import pytest
 
 from policyml.errors import OutputError
-from policyml.modelling import TaskData, audit_task
+from policyml.fairness import audit_task
+from policyml.modelling import TaskData
 from policyml.outputs import check_output_folder, write_csv
 from policyml.published import API_KEY_VARIABLE
 from test_workflow import make_mirror, offline, run_workflow, wy_as_state

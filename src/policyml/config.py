@@ -6,6 +6,7 @@ stops the run with one line naming the problem and the fix.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,12 +16,26 @@ import yaml
 
 from . import catalogue
 from .errors import ConfigError
-from .published import census_api_key
 from .resources import Mirror, PROJECT_ROOT, embedded
-from .schema import SurveyPeriod, check_period
+from .period import SurveyPeriod, check_period
 from .states import State, resolve_state
 
 SCHEMA_PATH = PROJECT_ROOT / "config" / "config.schema.yaml"
+
+API_KEY_VARIABLE = "CENSUS_API_KEY"
+
+
+def census_api_key(source: str) -> str:
+    """The Census API key from the environment ("" when unset); a ConfigError when
+    ``published.source`` is ``api`` and there is none."""
+    key = os.environ.get(API_KEY_VARIABLE, "").strip()
+    if source == "api" and not key:
+        raise ConfigError(
+            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
+            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
+            "or use published.source=offline",
+        )
+    return key
 
 
 def _coerce(schema: dict, value: Any) -> Any:

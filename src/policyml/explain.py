@@ -17,7 +17,7 @@ Global SHAP importance
     ``sum_i w_i |phi_ij| / sum_i w_i`` over the sampled households: a weighted mean computed by
     :meth:`policyml.survey.SurveyDesign.mean`, so its SE comes from the 80 replicate weights of the
     sampled rows. The same estimator on a group's rows (a survey domain) gives the mean |SHAP| by
-    demographic group (:data:`policyml.modelling.AUDIT_GROUPS`), with the fairness audit's small-cell
+    demographic group (:data:`policyml.fairness.AUDIT_GROUPS`), with the fairness audit's small-cell
     rules: fewer than ``fairness.SUPPRESS_BELOW`` sample households suppressed, fewer than
     ``min_sample`` or a CV above ``cv_threshold`` flagged unreliable, the reason always given.
 Permutation importance (every model but the dummy)
@@ -60,7 +60,8 @@ from threadpoolctl import threadpool_limits
 
 from . import fairness, metrics, models
 from .errors import ConfigError, DataError
-from .modelling import AUDIT_GROUPS, TaskData
+from .fairness import AUDIT_GROUPS
+from .modelling import TaskData
 from .survey import Estimate, SurveyDesign, reliability_options
 
 with warnings.catch_warnings():

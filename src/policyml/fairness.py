@@ -45,6 +45,7 @@ from fairlearn.metrics import MetricFrame
 
 from . import metrics as M
 from .errors import ConfigError, DataError
+from .modelling import TaskData, test_scores
 from .survey import (
     CV_THRESHOLD,
     MIN_N,
@@ -52,6 +53,7 @@ from .survey import (
     Z90,
     Estimate,
     SurveyDesign,
+    reliability_options,
     sdr_standard_error,
 )
 
@@ -601,3 +603,26 @@ __all__ = [
     "group_metric_values",
     "group_metrics",
 ]
+
+
+# ------------------------------------------------------------------------- the audit of a task
+
+#: Who the audit compares (columns of the feature table), and one intersection where cells allow.
+AUDIT_GROUPS = ("race", "hispanic_origin", "sex", "age_band", "disability", "nativity", "puma_code", ("race", "sex"))
+
+
+def audit_task(
+    data: TaskData, predictions: dict[str, pd.DataFrame], threshold: float, estimates: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-group test metrics of every model (fairlearn MetricFrame, survey weights, replicate SEs)
+    and the disparities between groups; small cells flagged or suppressed with the reason."""
+    groups = [g for g in AUDIT_GROUPS if all(c in data.test for c in (g if isinstance(g, tuple) else (g,)))]
+    tables, gaps = [], []
+    for name, score in test_scores(data, predictions).items():
+        result = group_metric_values(
+            data.test, data.target, score, data.weight, groups, data.task,
+            threshold=threshold, **reliability_options(estimates),
+        )
+        gaps.append(disparities(result.table, result.replicates).assign(model=name))
+        tables.append(result.table.assign(model=name))
+    return pd.concat(tables, ignore_index=True), pd.concat(gaps, ignore_index=True)

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from .errors import ConfigError, DataError, DownloadError
 from .resources import Mirror
-from .schema import SURVEYS
+from .period import SURVEYS
 from .states import State, resolve_state
 
 logger = logging.getLogger(__name__)

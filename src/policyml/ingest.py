@@ -16,7 +16,8 @@ from .config import Settings
 from .dictionary import DataDictionary
 from .errors import DataError
 from .resources import PROJECT_ROOT, sha256_of
-from .schema import ONE_YEAR, SurveyPeriod, read_housing, read_persons
+from .period import ONE_YEAR, SurveyPeriod
+from .schema import read_housing, read_persons
 from .states import State
 
 log = logging.getLogger(__name__)

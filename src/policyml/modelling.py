@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import fairness, metrics, models, nn
+from . import metrics, models, nn
 from .errors import ConfigError, DataError
 from .split import cv_folds
 from .catalogue import TASKS, Task
@@ -198,24 +198,3 @@ def mlp_record(pipeline) -> tuple[pd.DataFrame, dict]:
         "settings": {k: (list(v) if isinstance(v, tuple) else v) for k, v in network.get_params().items()},
     }
     return history, architecture
-
-
-#: Who the audit compares (columns of the feature table), and one intersection where cells allow.
-AUDIT_GROUPS = ("race", "hispanic_origin", "sex", "age_band", "disability", "nativity", "puma_code", ("race", "sex"))
-
-
-def audit_task(
-    data: TaskData, predictions: dict[str, pd.DataFrame], threshold: float, estimates: dict
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per-group test metrics of every model (fairlearn MetricFrame, survey weights, replicate SEs)
-    and the disparities between groups; small cells flagged or suppressed with the reason."""
-    groups = [g for g in AUDIT_GROUPS if all(c in data.test for c in (g if isinstance(g, tuple) else (g,)))]
-    tables, gaps = [], []
-    for name, score in test_scores(data, predictions).items():
-        result = fairness.group_metric_values(
-            data.test, data.target, score, data.weight, groups, data.task,
-            threshold=threshold, **reliability_options(estimates),
-        )
-        gaps.append(fairness.disparities(result.table, result.replicates).assign(model=name))
-        tables.append(result.table.assign(model=name))
-    return pd.concat(tables, ignore_index=True), pd.concat(gaps, ignore_index=True)

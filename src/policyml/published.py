@@ -13,27 +13,14 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+from .config import API_KEY_VARIABLE, census_api_key
 from .errors import ConfigError, DataError
+from .period import ONE_YEAR, SurveyPeriod
 from .resources import Mirror
-from .schema import ONE_YEAR, SurveyPeriod
 from .states import State
 
 log = logging.getLogger(__name__)
 
-API_KEY_VARIABLE = "CENSUS_API_KEY"
-
-
-def census_api_key(source: str) -> str:
-    """The Census API key from the environment ("" when unset); a ConfigError when
-    ``published.source`` is ``api`` and there is none."""
-    key = os.environ.get(API_KEY_VARIABLE, "").strip()
-    if source == "api" and not key:
-        raise ConfigError(
-            f"published.source=api needs a Census API key in the environment variable {API_KEY_VARIABLE}",
-            f"export {API_KEY_VARIABLE}=<your key> (free at api.census.gov/data/key_signup.html) "
-            "or use published.source=offline",
-        )
-    return key
 Z90 = 1.645
 
 

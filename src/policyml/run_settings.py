@@ -17,7 +17,7 @@ from importlib import metadata
 from typing import Any, Mapping
 
 from .config import SECTIONS
-from .schema import ONE_YEAR, SurveyPeriod
+from .period import ONE_YEAR, SurveyPeriod
 from .states import resolve_state
 
 #: the distributions whose versions a run records (the computation's own stack)

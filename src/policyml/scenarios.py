@@ -61,7 +61,7 @@ Uncertainty
     :mod:`policyml.fairness`); a row is reliable when status quo, scenario and change are.
 
 Groups
-    Overall (``group_variable == group == "All"``) and by each of :data:`policyml.modelling.AUDIT_GROUPS`
+    Overall (``group_variable == group == "All"``) and by each of :data:`policyml.fairness.AUDIT_GROUPS`
     present in the feature table, with every level (also empty ones) and small cells treated as
     :mod:`policyml.fairness` treats them: fewer than ``min_sample`` households flags the row
     unreliable, fewer than 10 suppresses it (values NaN) with the reason; no group is dropped.
@@ -83,7 +83,7 @@ from .dictionary import DataDictionary
 from .errors import ConfigError, DataError
 from .features import FeatureSpec, build_feature_table
 from .households import LABELLED_TRAITS, ORDERED_TRAITS, decode, weeks_worked_labels
-from .modelling import AUDIT_GROUPS
+from .fairness import AUDIT_GROUPS
 from .schema import WEEKS_WORKED_BANDS
 from .survey import Estimate, SurveyDesign, reliability_options
 
@@ -656,7 +656,7 @@ def run_scenarios(
         Uses ``features`` and ``targets`` (to rebuild features), ``estimates`` (reliability) and
         ``scenarios`` (``list``: the declarations; ``model``: model name per task, for the note).
     groups : sequence
-        Group columns and intersections (default :data:`policyml.modelling.AUDIT_GROUPS`); those
+        Group columns and intersections (default :data:`policyml.fairness.AUDIT_GROUPS`); those
         absent from the feature table are skipped.
     suppress_below : int
         Groups with fewer sample households are suppressed (values NaN, with the reason).

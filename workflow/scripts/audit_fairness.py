@@ -1,7 +1,8 @@
 """Snakemake adapter: per-group metrics and disparities of every model on the test set."""
 from policyml.cli import script_main
 from policyml.config import load_settings
-from policyml.modelling import audit_task, read_predictions, read_task
+from policyml.fairness import audit_task
+from policyml.modelling import read_predictions, read_task
 from policyml.outputs import write_csv
 
 
