@@ -10,14 +10,9 @@ configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
-include: "workflow/rules/fetch.smk"
-include: "workflow/rules/households.smk"
-include: "workflow/rules/summary.smk"
-include: "workflow/rules/features.smk"
-include: "workflow/rules/models.smk"
-include: "workflow/rules/fairness.smk"
-include: "workflow/rules/explain.smk"
-include: "workflow/rules/scenarios.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/audit.smk"
 include: "workflow/rules/report.smk"
 
 

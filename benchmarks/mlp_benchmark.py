@@ -33,14 +33,14 @@ def prepare_data(path: Path, seed: int) -> dict:
     """Standardised NM household features (the regression pipeline's preprocessing), float32."""
     import pandas as pd
 
-    from policyml.config import load_settings
-    from policyml.features import FeatureSpec, build_feature_table
-    from policyml.households import build_households
-    from policyml.ingest import load_dictionary, load_persons
-    from policyml.models import make_preprocessor
-    from policyml.modelling import task_data
-    from policyml.split import split_households
-    from policyml.states import resolve_state
+    from policyml.core.config import load_settings
+    from policyml.core.states import resolve_state
+    from policyml.data.households import build_households
+    from policyml.data.ingest import load_dictionary, load_persons
+    from policyml.model.features import FeatureSpec, build_feature_table
+    from policyml.model.modelling import task_data
+    from policyml.model.models import make_preprocessor
+    from policyml.model.split import split_households
 
     settings = load_settings({"states": ["NM"]})
     dictionary = load_dictionary(settings)

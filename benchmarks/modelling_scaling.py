@@ -140,7 +140,7 @@ def _paths(workdir: Path, scale: float) -> dict[str, Path]:
 
 
 def _settings():
-    from policyml.config import load_settings
+    from policyml.core.config import load_settings
 
     return load_settings({"states": [STATE]})  # defaults from config/config.schema.yaml
 
@@ -150,7 +150,7 @@ def resample(households, scale: float, seed: int):
     import numpy as np
     import pandas as pd
 
-    from policyml.households import HOUSEHOLD_WEIGHTS
+    from policyml.data.households import HOUSEHOLD_WEIGHTS
 
     n = len(households)
     rng = np.random.default_rng([seed, round(scale * 1000)])
@@ -169,11 +169,11 @@ def resample(households, scale: float, seed: int):
 
 def prepare(workdir: Path, scales: list[float], seed: int) -> None:
     """Households, features and split per scale, written as parquet inputs for the workers."""
-    from policyml.features import FeatureSpec, build_feature_table
-    from policyml.households import build_households
-    from policyml.ingest import load_dictionary, load_persons
-    from policyml.split import split_households
-    from policyml.states import resolve_state
+    from policyml.core.states import resolve_state
+    from policyml.data.households import build_households
+    from policyml.data.ingest import load_dictionary, load_persons
+    from policyml.model.features import FeatureSpec, build_feature_table
+    from policyml.model.split import split_households
 
     settings = _settings()
     dictionary = load_dictionary(settings)
@@ -200,10 +200,15 @@ def run_stage(stage: str, workdir: Path, scale: float, candidates: int, seed: in
 
     import pandas as pd
 
-    from policyml.features import FeatureSpec, build_feature_table
-    from policyml.ingest import load_dictionary
-    from policyml.modelling import evaluate_task, fit, predictions_frame, task_data
-    from policyml.split import representativeness, split_households
+    from policyml.data.ingest import load_dictionary
+    from policyml.model.features import FeatureSpec, build_feature_table
+    from policyml.model.modelling import (
+        evaluate_task,
+        fit,
+        predictions_frame,
+        task_data,
+    )
+    from policyml.model.split import representativeness, split_households
 
     settings = _settings()
     paths = _paths(workdir, scale)

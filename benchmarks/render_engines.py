@@ -1,7 +1,7 @@
 """Render time of the report with Quarto against the fallback engine (Jupyter + pandoc), side by side.
 
 Renders one finished state-year's report with each engine in turn (quarto, jupyter, quarto, ...),
-each render a fresh ``python -m policyml.render`` process as the ``render_report`` rule runs it,
+each render a fresh ``python -m policyml.report.render`` process as the ``render_report`` rule runs it,
 and prints every run's wall and CPU seconds (the process tree: Quarto, deno, pandoc and the
 kernel included), the medians and the pair-by-pair ratio quarto / jupyter. Nothing is asserted.
 
@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 def render_once(results: Path, engine: str, output: Path) -> tuple[float, float]:
     """Wall and CPU (user + system of the children) seconds of one render."""
     state, year = results.parts[-2], results.parts[-1]
-    command = [sys.executable, "-m", "policyml.render", str(REPO / "report" / "report.qmd"),
+    command = [sys.executable, "-m", "policyml.report.render", str(REPO / "report" / "report.qmd"),
                "-o", str(output), "-P", f"state={state}", "-P", f"year={year}",
                "-P", f"results={results}", "--engine", engine]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("results", type=Path, help="a finished results folder, e.g. results/NM/2018")
     parser.add_argument("--repeats", type=int, default=3, help="renders per engine (default 3)")
     args = parser.parse_args()
-    from policyml.render import quarto_binary, quarto_version
+    from policyml.report.render import quarto_binary, quarto_version
 
     quarto = quarto_binary()
     if quarto is None:

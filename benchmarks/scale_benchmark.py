@@ -72,7 +72,14 @@ import time
 from pathlib import Path
 
 from modelling_scaling import (  # benchmarks/ is on sys.path
-    _children, _cpu_seconds, _max_rss_mb, format_table, resample, shutdown_workers, spawn, write_csv,
+    _children,
+    _cpu_seconds,
+    _max_rss_mb,
+    format_table,
+    resample,
+    shutdown_workers,
+    spawn,
+    write_csv,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,7 +198,7 @@ def rule_memory() -> dict[str, tuple[float, float, float]]:
 
 
 def _settings(dataset: dict):
-    from policyml.config import load_settings
+    from policyml.core.config import load_settings
 
     mirrors = [str(MIRROR)] if MIRROR.is_dir() else []
     return load_settings({"states": dataset["states"], "data": {"mirrors": mirrors, "download": False}})
@@ -225,8 +232,8 @@ def build_pooled_households(persons: dict, dictionary, estimates: dict, pooled: 
     data set, the states' tables concatenated with state-unique PUMA codes (FIPS + PUMA)."""
     import pandas as pd
 
-    from policyml.households import build_households
-    from policyml.summary import missing_data_summary
+    from policyml.data.households import build_households
+    from policyml.data.summary import missing_data_summary
 
     tables = []
     for state, frame in persons.items():
@@ -251,12 +258,12 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
 
     import pandas as pd
 
-    from policyml.ingest import load_dictionary
-    from policyml.outputs import write_json, write_parquet
+    from policyml.core.outputs import write_json, write_parquet
+    from policyml.data.ingest import load_dictionary
 
     # Each stage imports only what its workflow script does: imports are most of a small job's
-    # peak (measured: pandas + policyml.ingest 113 MB, + policyml.split 181 MB, policyml.modelling
-    # with scikit-learn, XGBoost and fairlearn 391 MB, policyml.explain with shap 481 MB).
+    # peak (measured: pandas + policyml.data.ingest 113 MB, + policyml.model.split 181 MB, policyml.model.modelling
+    # with scikit-learn, XGBoost and fairlearn 391 MB, policyml.audit.explain with shap 481 MB).
     settings = _settings(dataset)
     files = _files(folder)
     seed = settings.seed
@@ -267,8 +274,8 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
         return [files["features"], files["spec"], files["split"]]
 
     if stage == "fetch_persons":
-        from policyml.ingest import load_persons
-        from policyml.states import resolve_state
+        from policyml.core.states import resolve_state
+        from policyml.data.ingest import load_persons
 
         states = [resolve_state(s) for s in dataset["states"]]
         run = lambda: {s.postal: load_persons(settings, s, dictionary) for s in states}  # noqa: E731
@@ -283,9 +290,9 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
             run = lambda: build_pooled_households(persons, dictionary, settings.estimates,  # noqa: E731
                                                   pooled=dataset["kind"] == "pooled")
         else:  # NMx<k>: the state's households, resampled
-            from policyml.households import build_households
-            from policyml.ingest import load_persons
-            from policyml.states import resolve_state
+            from policyml.core.states import resolve_state
+            from policyml.data.households import build_households
+            from policyml.data.ingest import load_persons
 
             state = resolve_state(dataset["states"][0])
             base = build_households(load_persons(settings, state, dictionary), dictionary)
@@ -294,7 +301,7 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
         def write(result):
             write_parquet(result, files["households"])
     elif stage == "build_features":
-        from policyml.features import FeatureSpec, build_feature_table
+        from policyml.model.features import FeatureSpec, build_feature_table
 
         inputs = [files["households"]]
         households = pd.read_parquet(files["households"])
@@ -305,7 +312,7 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
             write_parquet(table.frame, files["features"])
             write_json(table.spec_record(spec), files["spec"])
     elif stage == "split":
-        from policyml.split import representativeness, split_households
+        from policyml.model.split import representativeness, split_households
 
         inputs = [files["features"], files["spec"]]
         features = pd.read_parquet(files["features"])
@@ -319,8 +326,8 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
         def write(result):
             write_parquet(result[0], files["split"])
     elif stage in FITTED or stage == SCENARIO_MODEL:
-        from policyml.modelling import fit, predictions_frame, read_task
-        from policyml.models import save_model
+        from policyml.model.modelling import fit, predictions_frame, read_task
+        from policyml.model.models import save_model
 
         inputs = task_inputs()
         task, name = ("classification", "xgboost") if stage == SCENARIO_MODEL else (TASK, FITTED[stage])
@@ -333,7 +340,12 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
             save_model(result[0], _model(folder, model_name))
             write_parquet(predictions_frame(result[0], data), _predictions(folder, model_name))
     elif stage in ("evaluate", "audit_fairness"):
-        from policyml.modelling import audit_task, evaluate_task, read_predictions, read_task
+        from policyml.model.modelling import (
+            audit_task,
+            evaluate_task,
+            read_predictions,
+            read_task,
+        )
 
         paths = [_predictions(folder, m) for m in FITTED.values()]
         inputs = task_inputs() + paths
@@ -343,9 +355,9 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
         run = lambda: function(data, predictions, settings.models["threshold"], settings.estimates)  # noqa: E731
         write = None
     elif stage == "explain":
-        from policyml.explain import explain_task
-        from policyml.modelling import read_task
-        from policyml.models import load_model
+        from policyml.audit.explain import explain_task
+        from policyml.model.modelling import read_task
+        from policyml.model.models import load_model
 
         paths = [_model(folder, m) for m in EXPLAINED]
         inputs = task_inputs() + paths
@@ -357,8 +369,8 @@ def run_stage(stage: str, dataset: dict, folder: Path, args) -> dict:
                                    n_jobs=args.n_jobs, descriptions=descriptions)
         write = None
     elif stage == "scenarios":
-        from policyml.models import load_model
-        from policyml.scenarios import run_scenarios
+        from policyml.audit.scenarios import run_scenarios
+        from policyml.model.models import load_model
 
         paths = {"regression": _model(folder, "xgboost"), "classification": _model(folder, "xgboost_classification")}
         inputs = [files["households"], files["features"], files["spec"], *paths.values()]

@@ -17,16 +17,16 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from policyml.dictionary import DataDictionary
-from policyml.households import build_households
-from policyml.schema import (
+from policyml.core.states import resolve_state
+from policyml.data.dictionary import DataDictionary
+from policyml.data.households import build_households
+from policyml.data.schema import (
     PERSON_ALLOCATION_FLAGS,
     PERSON_COLUMNS,
     REPLICATES,
     check_period,
     read_persons,
 )
-from policyml.states import resolve_state
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RESOURCES = PROJECT_ROOT / "resources"

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from policyml.errors import OutputError
-from policyml.fairness import audit_task
-from policyml.modelling import TaskData
-from policyml.outputs import check_output_folder, write_csv
-from policyml.published import API_KEY_VARIABLE
 from test_workflow import make_mirror, offline, run_workflow, wy_as_state
+
+from policyml.audit.fairness import audit_task
+from policyml.core.errors import OutputError
+from policyml.core.outputs import check_output_folder, write_csv
+from policyml.data.published import API_KEY_VARIABLE
+from policyml.model.modelling import TaskData
 
 slow = pytest.mark.slow  # the rows that run Snakemake
 

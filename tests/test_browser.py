@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from policyml.browser_check import browser_missing, check_in_browser
-from policyml.render import render_report
+from policyml.report.browser_check import browser_missing, check_in_browser
+from policyml.report.render import render_report
 
 MISSING = browser_missing()
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"browser check unavailable: {MISSING}")

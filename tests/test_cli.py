@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from policyml.cli import script_main
-from policyml.errors import DataError
+from policyml.core.cli import script_main
+from policyml.core.errors import DataError
 
 
 @pytest.fixture(autouse=True)

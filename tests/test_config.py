@@ -1,4 +1,4 @@
-"""Tests of policyml.config: defaults, state lists, refused values and command-line text values."""
+"""Tests of policyml.core.config: defaults, state lists, refused values and command-line text values."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from policyml.config import load_settings, validate_config
-from policyml.errors import ConfigError
-from policyml.schema import SurveyPeriod
+from policyml.core.config import load_settings, validate_config
+from policyml.core.errors import ConfigError
+from policyml.data.schema import SurveyPeriod
 
 CONFIG_YAML = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
 TOP_LEVEL_KEYS = (

@@ -1,4 +1,4 @@
-"""Tests of policyml.dictionary on the embedded 2018 dictionary (and the shared 2019/2021 ones)."""
+"""Tests of policyml.data.dictionary on the embedded 2018 dictionary (and the shared 2019/2021 ones)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from policyml.dictionary import DataDictionary
-from policyml.errors import DataError
+from policyml.core.errors import DataError
+from policyml.data.dictionary import DataDictionary
 
 
 def read_shared(shared_data: Path, year: int) -> DataDictionary:

@@ -1,4 +1,4 @@
-"""SHAP values and permutation importance with survey weights (policyml.explain)."""
+"""SHAP values and permutation importance with survey weights (policyml.audit.explain)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from scipy.special import logit
 
-from policyml import explain as E
-from policyml import models
-from policyml.errors import ConfigError
-from policyml.modelling import TaskData
+from policyml.audit import explain as E
+from policyml.core.errors import ConfigError
+from policyml.model import models
+from policyml.model.modelling import TaskData
 
 WEIGHT = "WGTP"
 REPS = [f"{WEIGHT}{r}" for r in range(1, 81)]
@@ -224,7 +224,7 @@ def test_permutation_drops_equal_hand_computation(regression):
     data, pipelines = regression
     pipeline, X = pipelines["ols"], data.test[FEATURES]
     y = data.test["log_income"].to_list()
-    from policyml.survey import SurveyDesign
+    from policyml.core.survey import SurveyDesign
 
     design = SurveyDesign.from_frame(data.test, WEIGHT)
     drops = E.permutation_drops(pipeline, "regression", X, np.asarray(y), design, FEATURES, repeats=1, seed=11)

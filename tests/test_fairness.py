@@ -1,4 +1,4 @@
-"""Per-group model metrics with survey weights and SDR standard errors (policyml.fairness)."""
+"""Per-group model metrics with survey weights and SDR standard errors (policyml.audit.fairness)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from fairlearn.metrics import (
     equalized_odds_difference,
 )
 
-from policyml import fairness as F
-from policyml import metrics as M
+from policyml.audit import fairness as F
+from policyml.model import metrics as M
 
 WEIGHT = "WGTP"
 REPS = [f"{WEIGHT}{r}" for r in range(1, 81)]
@@ -196,7 +196,7 @@ def test_intersection_labels(mixed: pd.DataFrame) -> None:
 
 
 def test_unknown_task_and_missing_group_values(mixed: pd.DataFrame) -> None:
-    from policyml.errors import ConfigError, DataError
+    from policyml.core.errors import ConfigError, DataError
 
     with pytest.raises(ConfigError):
         F.group_metrics(mixed, "y", "p", WEIGHT, ["race"], "ranking")

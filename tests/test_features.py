@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.config import validate_config
-from policyml.errors import ConfigError
-from policyml.features import (
+from policyml.core.config import validate_config
+from policyml.core.errors import ConfigError
+from policyml.model.features import (
     INCOME_DERIVED,
     NOT_WORKING,
     FeatureSpec,
@@ -143,7 +143,8 @@ def test_acsincome_table_matches_folktables_filters(nm_persons, dictionary_2018)
     import zipfile
 
     from conftest import PUMS_2018
-    from policyml.features import build_acsincome_table
+
+    from policyml.model.features import build_acsincome_table
 
     with zipfile.ZipFile(PUMS_2018 / "csv_pnm.zip") as archive:
         raw = pd.read_csv(archive.open("psam_p35.csv"), usecols=["AGEP", "PINCP", "WKHP", "PWGTP", "RELP"])

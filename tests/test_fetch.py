@@ -1,4 +1,4 @@
-"""Tests of policyml.fetch against a real HTTP server on 127.0.0.1 with scripted replies."""
+"""Tests of policyml.data.fetch against a real HTTP server on 127.0.0.1 with scripted replies."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from policyml.errors import DataError, DownloadError
-from policyml.fetch import (
+from policyml.core.errors import DataError, DownloadError
+from policyml.core.resources import Mirror
+from policyml.data.fetch import (
     cache_dir,
     download,
     expected_member,
@@ -25,7 +26,6 @@ from policyml.fetch import (
     pums_url,
     verify_zip,
 )
-from policyml.resources import Mirror
 
 PERSON_CSV = (
     "SERIALNO,ST,PUMA,AGEP,PWGTP\n"
@@ -197,7 +197,7 @@ def test_download_retries_after_server_error(
     url = server.script(PATH, Reply(status=500, body=b"oops"), Reply(body=pums_zip))
     dest = tmp_path / "csv_pnm.zip"
     sleeps: list[float] = []
-    with caplog.at_level(logging.WARNING, logger="policyml.fetch"):
+    with caplog.at_level(logging.WARNING, logger="policyml.data.fetch"):
         download(
             url, dest, member="psam_p35.csv", progress=False, backoff=0.25, sleep=sleeps.append
         )
@@ -399,7 +399,7 @@ def test_locate_pums_zip_replaces_corrupt_cache(
     cached = tmp_path / "cache" / "pums/2018/1-Year/csv_pnm.zip"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(pums_zip[:100])
-    with caplog.at_level(logging.WARNING, logger="policyml.fetch"):
+    with caplog.at_level(logging.WARNING, logger="policyml.data.fetch"):
         path = locate(server, tmp_path / "cache", [])
     assert path == cached
     assert cached.read_bytes() == pums_zip

@@ -6,10 +6,10 @@ import shutil
 
 import pytest
 
-from policyml.errors import DataError
-from policyml.geography import puma_shapes, state_outline
-from policyml.resources import Mirror, default_resources_dir, embedded
-from policyml.states import resolve_state
+from policyml.core.errors import DataError
+from policyml.core.resources import Mirror, default_resources_dir, embedded
+from policyml.core.states import resolve_state
+from policyml.data.geography import puma_shapes, state_outline
 
 
 @pytest.mark.parametrize(("state", "count"), [("NM", 18), ("VT", 4), ("WY", 5)])

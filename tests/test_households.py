@@ -1,4 +1,4 @@
-"""Tests of policyml.households and policyml.summary: synthetic households with known answers,
+"""Tests of policyml.data.households and policyml.data.summary: synthetic households with known answers,
 and the embedded NM/WY 2018 files checked against independent calculations."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.errors import DataError
-from policyml.households import build_households
-from policyml.published import PublishedEstimate
-from policyml.schema import REPLICATES, check_period, read_persons
-from policyml.states import resolve_state
-from policyml.summary import data_summary, missing_data_summary
+from policyml.core.errors import DataError
+from policyml.core.states import resolve_state
+from policyml.data.households import build_households
+from policyml.data.published import PublishedEstimate
+from policyml.data.schema import REPLICATES, check_period, read_persons
+from policyml.data.summary import data_summary, missing_data_summary
 
 REPLICATE_RANGE = range(1, REPLICATES + 1)
 UNIT_A, UNIT_B, UNIT_C, GQ = "2018HU0000001", "2018HU0000002", "2018HU0000003", "2018GQ0000004"

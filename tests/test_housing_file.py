@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.resources import resource_path
-from policyml.schema import check_period, read_housing
-from policyml.states import resolve_state
-from policyml.survey import SurveyDesign
+from policyml.core.resources import resource_path
+from policyml.core.states import resolve_state
+from policyml.core.survey import SurveyDesign
+from policyml.data.schema import check_period, read_housing
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 pytestmark = pytest.mark.shared

@@ -1,4 +1,4 @@
-"""Tests for policyml.metrics, checked against scikit-learn and plain per-column loops."""
+"""Tests for policyml.model.metrics, checked against scikit-learn and plain per-column loops."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from policyml.errors import ConfigError, DataError
-from policyml.metrics import (
+from policyml.core.errors import ConfigError, DataError
+from policyml.core.survey import REPLICATES, Z90, SurveyDesign
+from policyml.model.metrics import (
     CALIBRATION_COLUMNS,
     CLASSIFICATION_METRICS,
     EVALUATION_COLUMNS,
@@ -34,7 +35,6 @@ from policyml.metrics import (
     rmse,
     roc_auc,
 )
-from policyml.survey import REPLICATES, Z90, SurveyDesign
 
 TOLERANCE = 1e-10
 SOME_COLUMNS = [0, 1, 17, 42, 80]  # full sample and a few replicates

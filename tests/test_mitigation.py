@@ -1,4 +1,4 @@
-"""Fairness mitigation of the low-income classifier compared on survey weights (policyml.mitigation)."""
+"""Fairness mitigation of the low-income classifier compared on survey weights (policyml.audit.mitigation)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml import mitigation as MIT
-from policyml import models
-from policyml.errors import ConfigError
-from policyml.modelling import TaskData
+from policyml.audit import mitigation as MIT
+from policyml.core.errors import ConfigError
+from policyml.model import models
+from policyml.model.modelling import TaskData
 
 WEIGHT = "WGTP"
 REPS = [f"{WEIGHT}{r}" for r in range(1, 81)]

@@ -6,11 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.config import validate_config
-from policyml.errors import DataError
-from policyml.features import FeatureSpec, build_feature_table
-from policyml.modelling import evaluate_task, fit, predictions_frame, regression_calibration, task_data
-from policyml.split import split_households
+from policyml.core.config import validate_config
+from policyml.core.errors import DataError
+from policyml.model.features import FeatureSpec, build_feature_table
+from policyml.model.modelling import (
+    evaluate_task,
+    fit,
+    predictions_frame,
+    regression_calibration,
+    task_data,
+)
+from policyml.model.split import split_households
 
 DEFAULTS = validate_config({})
 
@@ -77,7 +83,7 @@ def test_regression_calibration_bins_by_prediction():
 def test_linear_design_on_nm_is_full_rank(nm_households, dictionary_2018):
     """Check that the NM logistic design has no duplicate columns (no singular-Hessian warning) and
     that the coefficient table names the dropped duplicates."""
-    from policyml.models import coefficient_table
+    from policyml.model.models import coefficient_table
 
     spec = FeatureSpec.from_config(DEFAULTS["features"])
     table = build_feature_table(nm_households, dictionary_2018, spec, DEFAULTS["targets"])

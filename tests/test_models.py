@@ -1,4 +1,4 @@
-"""Tests for policyml.models, checked against closed forms and plain refitting loops."""
+"""Tests for policyml.model.models, checked against closed forms and plain refitting loops."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.metrics import log_loss, root_mean_squared_error
 from sklearn.model_selection import ParameterSampler
 
-from policyml import models
-from policyml.errors import ConfigError, DataError
-from policyml.survey import REPLICATES, SDR_FACTOR, Z90
+from policyml.core.errors import ConfigError, DataError
+from policyml.core.survey import REPLICATES, SDR_FACTOR, Z90
+from policyml.model import models
 
 NUMERIC = ["age", "rooms", "workers", "age_x_workers"]
 CATEGORICAL = ["tenure", "education"]
@@ -502,8 +502,8 @@ def test_load_model_refuses_untrusted_function(data, tmp_path):
 
     def to_system(schema: bytes) -> bytes:
         text = schema.decode()
-        assert '"__class__": "_as_float", "__module__": "policyml.models"' in text
-        return text.replace('"__class__": "_as_float", "__module__": "policyml.models"',
+        assert '"__class__": "_as_float", "__module__": "policyml.model.models"' in text
+        return text.replace('"__class__": "_as_float", "__module__": "policyml.model.models"',
                             '"__class__": "system", "__module__": "os"').encode()
 
     rewrite_member(path, "schema.json", to_system)
@@ -645,7 +645,7 @@ def test_infer_columns_splits_by_dtype(data):
 
 def test_drop_redundant_columns_drops_linear_combinations():
     """Check that constant, duplicated and linearly dependent columns go, and the intercept counts."""
-    from policyml.models import DropRedundantColumns
+    from policyml.model.models import DropRedundantColumns
 
     rng = np.random.default_rng(0)
     a, b = rng.normal(size=50), rng.normal(size=50)

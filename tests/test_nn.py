@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from policyml.errors import ConfigError, DataError
+from policyml.core.errors import ConfigError, DataError
 from policyml.nn import (
     SGD,
     Adam,

@@ -8,7 +8,7 @@ import stat
 import pandas as pd
 import pytest
 
-from policyml.outputs import atomic_path, write_csv, write_json
+from policyml.core.outputs import atomic_path, write_csv, write_json
 
 
 def test_atomic_path_failure_leaves_nothing(tmp_path):

@@ -1,4 +1,4 @@
-"""Tests of policyml.published (offline copies, and the Census API against a local HTTP server) and
+"""Tests of policyml.data.published (offline copies, and the Census API against a local HTTP server) and
 of the comparison of our NM median household income with the published B19013."""
 
 from __future__ import annotations
@@ -17,13 +17,17 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from policyml.errors import ConfigError, DataError
-from policyml.published import API_KEY_VARIABLE, PublishedEstimate, published_estimate
-from policyml.resources import Mirror
-from policyml.schema import check_period
-from policyml.states import resolve_state
-from policyml.summary import compare_with_published, data_summary
-from policyml.survey import Estimate
+from policyml.core.errors import ConfigError, DataError
+from policyml.core.resources import Mirror
+from policyml.core.states import resolve_state
+from policyml.core.survey import Estimate
+from policyml.data.published import (
+    API_KEY_VARIABLE,
+    PublishedEstimate,
+    published_estimate,
+)
+from policyml.data.schema import check_period
+from policyml.data.summary import compare_with_published, data_summary
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 OFFLINE_B19013 = RESOURCES / "published" / "acs1_2018_B19013_by_state.csv"
@@ -254,7 +258,7 @@ def test_published_estimate_api_result_hides_key(api: FakeCensusAPI, mirrors):
 def test_published_estimate_auto_falls_back_on_server_error(api: FakeCensusAPI, mirrors, caplog):
     """Check that an API error under source=auto falls back to the offline copy with a warning."""
     api.status = 500
-    with caplog.at_level(logging.WARNING, logger="policyml.published"):
+    with caplog.at_level(logging.WARNING, logger="policyml.data.published"):
         result = published_estimate("B19013", NM, P2018, mirrors, source="auto", session=api.session())
     assert len(api.data_requests()) >= 1
     assert result.source == "offline copy published/acs1_2018_B19013_by_state.csv"

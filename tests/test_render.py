@@ -1,4 +1,4 @@
-"""Tests for policyml.render: the fallback engine (Jupyter + pandoc), Quarto hand-off, index."""
+"""Tests for policyml.report.render: the fallback engine (Jupyter + pandoc), Quarto hand-off, index."""
 
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml import fallback
-from policyml.errors import ConfigError, DataError
-from policyml.fallback import ChunkError, parse_qmd
-from policyml.render import (
+from policyml.core.errors import ConfigError, DataError
+from policyml.report import fallback
+from policyml.report.fallback import ChunkError, parse_qmd
+from policyml.report.render import (
     escape,
     index_entry,
     main,
@@ -510,7 +510,7 @@ def test_render_index_escapes_labels_and_links_relatively(tmp_path):
 
 def test_index_entry_missing_summary_is_data_error(tmp_path):
     """Check that a results folder without data_summary.json names the file and the fix."""
-    from policyml.errors import DataError
+    from policyml.core.errors import DataError
 
     with pytest.raises(DataError, match="data_summary.json is missing"):
         index_entry(tmp_path)

@@ -1,4 +1,4 @@
-"""Tests for policyml.reporting: estimates checked against hand calculations, formatting, figures, loaders."""
+"""Tests for policyml.report.reporting: estimates checked against hand calculations, formatting, figures, loaders."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pandas as pd
 import plotnine as p9
 import pytest
 
-from policyml import reporting as rp
-from policyml.errors import ConfigError, DataError
-from policyml.survey import REPLICATES, SDR_FACTOR
+from policyml.core.errors import ConfigError, DataError
+from policyml.core.survey import REPLICATES, SDR_FACTOR
+from policyml.report import reporting as rp
 
 # --------------------------------------------------------------------------------------------------
 # Synthetic households and independent reference calculations

@@ -30,9 +30,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from policyml import models
-from policyml.modelling import read_task
-from policyml.outputs import write_csv
+from policyml.core.outputs import write_csv
+from policyml.model import models
+from policyml.model.modelling import read_task
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

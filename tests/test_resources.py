@@ -1,4 +1,4 @@
-"""Tests of policyml.resources: the embedded data matches SHA256SUMS and corrupted copies are refused."""
+"""Tests of policyml.core.resources: the embedded data matches SHA256SUMS and corrupted copies are refused."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from policyml.errors import DataError
-from policyml.resources import Mirror, resource_path
+from policyml.core.errors import DataError
+from policyml.core.resources import Mirror, resource_path
 
 RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 PUBLISHED = "published/acs1_2018_B19013_by_state.csv"

@@ -1,4 +1,4 @@
-"""Tests for policyml.run_settings: the settings file of a state-year run and its table."""
+"""Tests for policyml.data.run_settings: the settings file of a state-year run and its table."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from policyml.config import load_settings
-from policyml.ingest import source_record
-from policyml.outputs import read_parquet_metadata, write_parquet
-from policyml.run_settings import period_title, run_settings, settings_rows
-from policyml.schema import SurveyPeriod
+from policyml.core.config import load_settings
+from policyml.core.outputs import read_parquet_metadata, write_parquet
+from policyml.data.ingest import source_record
+from policyml.data.run_settings import period_title, run_settings, settings_rows
+from policyml.data.schema import SurveyPeriod
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""Policy scenarios: edited households, rebuilt features, predicted changes with SEs (policyml.scenarios)."""
+"""Policy scenarios: edited households, rebuilt features, predicted changes with SEs (policyml.audit.scenarios)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LinearRegression
 from sklearn.pipeline import Pipeline
 
-from policyml import scenarios as S
-from policyml.dictionary import DataDictionary
-from policyml.errors import ConfigError, DataError
-from policyml.features import FeatureSpec, build_feature_table
-from policyml.households import decode, weeks_worked_labels
+from policyml.audit import scenarios as S
+from policyml.core.errors import ConfigError, DataError
+from policyml.data.dictionary import DataDictionary
+from policyml.data.households import decode, weeks_worked_labels
+from policyml.model.features import FeatureSpec, build_feature_table
 
 REPS = [f"WGTP{r}" for r in range(1, 81)]
 

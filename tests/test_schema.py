@@ -1,4 +1,4 @@
-"""Tests of policyml.schema: supported survey periods and the canonical person table."""
+"""Tests of policyml.data.schema: supported survey periods and the canonical person table."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.dictionary import DataDictionary
-from policyml.errors import ConfigError, DataError
-from policyml.schema import (
+from policyml.core.errors import ConfigError, DataError
+from policyml.core.states import resolve_state
+from policyml.data.dictionary import DataDictionary
+from policyml.data.schema import (
     FIRST_YEAR,
     LATEST_YEAR,
     PERSON_INCOME,
@@ -19,7 +20,6 @@ from policyml.schema import (
     check_period,
     read_persons,
 )
-from policyml.states import resolve_state
 
 NM = resolve_state("NM")
 NM_ZIP = Path(__file__).resolve().parents[1] / "resources" / "pums" / "2018" / "1-Year" / "csv_pnm.zip"

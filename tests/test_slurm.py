@@ -18,8 +18,8 @@ import pytest
 import yaml
 from slurm_cluster import slurm_cluster, unavailable_reason
 
-from policyml.models import load_model
-from policyml.modelling import read_task
+from policyml.model.modelling import read_task
+from policyml.model.models import load_model
 
 pytestmark = pytest.mark.slow
 

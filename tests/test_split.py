@@ -6,10 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.config import validate_config
-from policyml.errors import DataError
-from policyml.features import FeatureSpec, build_feature_table
-from policyml.split import cv_folds, representativeness, split_households, strata
+from policyml.core.config import validate_config
+from policyml.core.errors import DataError
+from policyml.model.features import FeatureSpec, build_feature_table
+from policyml.model.split import cv_folds, representativeness, split_households, strata
 
 DEFAULTS = validate_config({})
 

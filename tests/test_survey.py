@@ -1,4 +1,4 @@
-"""Tests for policyml.survey, checked against independent plain-Python calculations."""
+"""Tests for policyml.core.survey, checked against independent plain-Python calculations."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from policyml.errors import DataError
-from policyml.survey import (
+from policyml.core.errors import DataError
+from policyml.core.survey import (
     REPLICATES,
     SDR_FACTOR,
     Z90,

@@ -217,7 +217,7 @@ def test_workflow_mitigation_and_scenarios_run_on_a_small_state(wy_run):
 
 def test_workflow_report_has_every_section_and_opens_in_a_browser(wy_run, tmp_path):
     """Check that WY's report has the ten sections, callouts, maps and the network walk-through, and renders cleanly."""
-    from policyml.browser_check import browser_missing, check_in_browser
+    from policyml.report.browser_check import browser_missing, check_in_browser
 
     html = (wy_run / "results/WY/2018/report.html").read_text()
     headings = re.findall(r'<h1[^>]*data-number="(\d+)"', html) or re.findall(r'<h1[^>]*>\s*<span class="header-section-number">(\d+)', html)
@@ -238,7 +238,7 @@ def test_workflow_report_has_every_section_and_opens_in_a_browser(wy_run, tmp_pa
 
 
 def _quarto_or_skip() -> str:
-    from policyml.render import quarto_binary
+    from policyml.report.render import quarto_binary
 
     quarto = quarto_binary()
     if quarto is None:
@@ -253,7 +253,7 @@ def _report_folder_files() -> list[str]:
 
 def test_workflow_report_rendered_by_real_quarto(wy_run):
     """Check that with Quarto installed the workflow's report is Quarto's, footer naming its version, and report/ stays clean."""
-    from policyml.render import quarto_version, rendered_with
+    from policyml.report.render import quarto_version, rendered_with
 
     quarto = _quarto_or_skip()
     report = wy_run / "results/WY/2018/report.html"
@@ -268,14 +268,15 @@ def test_workflow_report_rendered_by_real_quarto(wy_run):
 def test_workflow_quarto_and_fallback_give_the_same_document(wy_run, tmp_path):
     """Check that Quarto and the fallback give the same headings, callouts, figures, captions and prose numbers."""
     from html_text import read_report
-    from policyml.render import rendered_with
+
+    from policyml.report.render import rendered_with
 
     _quarto_or_skip()
     quarto_page = wy_run / "results/WY/2018/report.html"
     assert rendered_with(quarto_page).startswith("Rendered with Quarto")
     fallback_page = tmp_path / "fallback.html"
     params = {"state": "WY", "year": 2018, "results": "results/WY/2018", "mirrors": []}
-    from policyml.render import render_report
+    from policyml.report.render import render_report
 
     assert render_report(REPO / "report/report.qmd", fallback_page, params, engine="jupyter",
                          workdir=wy_run, progress=lambda _: None) == "jupyter"
@@ -293,7 +294,7 @@ def test_workflow_quarto_renders_side_by_side(wy_run, tmp_path):
     from html_text import read_report
 
     _quarto_or_skip()
-    command = [sys.executable, "-m", "policyml.render", str(REPO / "report/report.qmd"),
+    command = [sys.executable, "-m", "policyml.report.render", str(REPO / "report/report.qmd"),
                "-P", "state=WY", "-P", "year=2018", "-P", "results=results/WY/2018",
                "--engine", "quarto", "--workdir", str(wy_run)]
     scratch = tmp_path / "tmp"

@@ -2,11 +2,11 @@
 import os
 import sys
 
-from policyml.config import load_settings
-from policyml.errors import PolicymlError, one_line
-from policyml import catalogue
-from policyml.outputs import check_output_folder
-from policyml.render import report_lines
+from policyml.core.config import load_settings
+from policyml.core.errors import PolicymlError, one_line
+from policyml.core import catalogue
+from policyml.core.outputs import check_output_folder
+from policyml.report.render import report_lines
 
 try:
     SETTINGS = load_settings(config, workflow.source_path("../../config/config.schema.yaml"))
@@ -57,7 +57,7 @@ def config_for(*sections, without=()):
 
 
 def fit_rule(model):
-    """The rule that fits ``model`` (policyml.catalogue)."""
+    """The rule that fits ``model`` (policyml.core.catalogue)."""
     return catalogue.MODELS[model].fit_rule
 
 
@@ -66,7 +66,7 @@ def fitted_by(rule):
     return "|".join(catalogue.models_fitted_by(rule))
 
 
-# per unit: its tasks (policyml.catalogue)
+# per unit: its tasks (policyml.core.catalogue)
 UNIT_TASKS = {unit: catalogue.unit_tasks(unit) for unit in catalogue.UNITS}
 
 

@@ -1,3 +1,5 @@
+# The report stage (policyml.report): PUMA estimates for the maps, the report, the index page.
+
 rule estimate_pumas:
     input:
         households=rules.build_households.output.households,

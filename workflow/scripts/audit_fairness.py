@@ -1,9 +1,9 @@
 """Snakemake adapter: per-group metrics and disparities of every model on the test set."""
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.fairness import audit_task
-from policyml.modelling import read_predictions, read_task
-from policyml.outputs import write_csv
+from policyml.audit.fairness import audit_task
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv
+from policyml.model.modelling import read_predictions, read_task
 
 
 def main(smk):

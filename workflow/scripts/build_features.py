@@ -1,11 +1,15 @@
 """Snakemake adapter: households (or persons, for acsincome) -> features.parquet + feature_spec.json."""
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.features import FeatureSpec, build_acsincome_table, build_feature_table
-from policyml.ingest import load_dictionary
-from policyml.outputs import write_json, write_parquet
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_json, write_parquet
+from policyml.data.ingest import load_dictionary
+from policyml.model.features import (
+    FeatureSpec,
+    build_acsincome_table,
+    build_feature_table,
+)
 
 
 def main(smk):

@@ -1,11 +1,11 @@
 """Snakemake adapter: persons (+ housing) -> households.parquet."""
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.households import build_households
-from policyml.ingest import load_dictionary
-from policyml.outputs import write_parquet
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_parquet
+from policyml.data.households import build_households
+from policyml.data.ingest import load_dictionary
 
 
 def main(smk):

@@ -3,10 +3,10 @@ import json
 
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.outputs import write_csv
-from policyml.split import representativeness
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv
+from policyml.model.split import representativeness
 
 
 def main(smk):

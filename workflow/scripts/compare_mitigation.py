@@ -1,12 +1,12 @@
 """Snakemake adapter: fairness mitigations of the low-income classifier beside the unmitigated models."""
 from pathlib import Path
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.mitigation import compare_mitigation, models_needed
-from policyml.modelling import read_task
-from policyml.models import load_model
-from policyml.outputs import write_csv
+from policyml.audit.mitigation import compare_mitigation, models_needed
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv
+from policyml.model.modelling import read_task
+from policyml.model.models import load_model
 
 
 def main(smk):

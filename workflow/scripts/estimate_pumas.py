@@ -1,10 +1,10 @@
 """Snakemake adapter: households -> weighted median income and low-income share per PUMA (the maps)."""
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.outputs import write_csv
-from policyml.reporting import puma_estimates
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv
+from policyml.report.reporting import puma_estimates
 
 
 def main(smk):

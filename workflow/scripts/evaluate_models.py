@@ -1,8 +1,8 @@
 """Snakemake adapter: test-set metrics with replicate SEs and differences from the linear baseline."""
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.modelling import evaluate_task, read_predictions, read_task
-from policyml.outputs import write_csv
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv
+from policyml.model.modelling import evaluate_task, read_predictions, read_task
 
 
 def main(smk):

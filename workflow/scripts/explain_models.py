@@ -2,12 +2,12 @@
 import json
 from pathlib import Path
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.explain import explain_task
-from policyml.modelling import read_task
-from policyml.models import load_model
-from policyml.outputs import write_csv, write_parquet
+from policyml.audit.explain import explain_task
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv, write_parquet
+from policyml.model.modelling import read_task
+from policyml.model.models import load_model
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Snakemake adapter: fetch the PUMS housing file of a state-year -> housing.parquet (occupied units)."""
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.ingest import load_housing
-from policyml.outputs import write_parquet
-from policyml.states import resolve_state
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_parquet
+from policyml.core.states import resolve_state
+from policyml.data.ingest import load_housing
 
 
 def main(smk):

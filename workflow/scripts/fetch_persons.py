@@ -2,11 +2,11 @@
 
 The file read (name, place, size, sha256) rides along in the parquet file's metadata, for the
 run's settings (rule record_run_settings)."""
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.ingest import fetch_persons
-from policyml.outputs import write_parquet
-from policyml.states import resolve_state
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.data.ingest import fetch_persons
+from policyml.core.outputs import write_parquet
+from policyml.core.states import resolve_state
 
 
 def main(smk):

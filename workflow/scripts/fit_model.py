@@ -1,9 +1,9 @@
 """Snakemake adapter: fit (or tune) one model -> model file, predictions (+ CV results; + MLP history)."""
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.modelling import fit, mlp_record, predictions_frame, read_task
-from policyml.models import save_model
-from policyml.outputs import write_csv, write_json, write_parquet
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.model.modelling import fit, mlp_record, predictions_frame, read_task
+from policyml.model.models import save_model
+from policyml.core.outputs import write_csv, write_json, write_parquet
 
 
 def main(smk):

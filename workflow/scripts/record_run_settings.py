@@ -1,7 +1,7 @@
 """Snakemake adapter: the run's validated config + the person file read -> run_settings.json."""
-from policyml.cli import script_main
-from policyml.outputs import read_parquet_metadata, write_json
-from policyml.run_settings import run_settings
+from policyml.core.cli import script_main
+from policyml.core.outputs import read_parquet_metadata, write_json
+from policyml.data.run_settings import run_settings
 
 
 def main(smk):

@@ -1,8 +1,8 @@
 """Snakemake adapter: several state-years' results -> results/index.html linking their reports."""
 from pathlib import Path
 
-from policyml.cli import script_main
-from policyml.render import index_entry, render_index
+from policyml.core.cli import script_main
+from policyml.report.render import index_entry, render_index
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Snakemake adapter: the run's outputs -> results/{state}/{year}/report.html (Quarto, or Jupyter + pandoc)."""
 import logging
 
-from policyml.cli import script_main
-from policyml.render import render_report
+from policyml.core.cli import script_main
+from policyml.report.render import render_report
 
-log = logging.getLogger("policyml.render")
+log = logging.getLogger("policyml.report.render")
 
 
 def main(smk):

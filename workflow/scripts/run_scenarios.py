@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.ingest import load_dictionary
-from policyml.models import load_model
-from policyml.outputs import write_csv
-from policyml.scenarios import run_scenarios
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.data.ingest import load_dictionary
+from policyml.model.models import load_model
+from policyml.core.outputs import write_csv
+from policyml.audit.scenarios import run_scenarios
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Snakemake adapter: features -> split.parquet (train/test membership, CV folds)."""
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.outputs import write_parquet
-from policyml.split import split_households
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_parquet
+from policyml.model.split import split_households
 
 
 def main(smk):

@@ -1,12 +1,12 @@
 """Snakemake adapter: households -> data_summary.json (headline estimates vs published B19013)."""
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.outputs import write_json
-from policyml.published import published_estimate
-from policyml.states import resolve_state
-from policyml.summary import data_summary, headline
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_json
+from policyml.data.published import published_estimate
+from policyml.core.states import resolve_state
+from policyml.data.summary import data_summary, headline
 
 
 def main(smk):

@@ -1,10 +1,10 @@
 """Snakemake adapter: households.parquet -> missing_data.csv (not applicable / allocated / reported, by group)."""
 import pandas as pd
 
-from policyml.cli import script_main
-from policyml.config import load_settings
-from policyml.outputs import write_csv
-from policyml.summary import missing_data_summary
+from policyml.core.cli import script_main
+from policyml.core.config import load_settings
+from policyml.core.outputs import write_csv
+from policyml.data.summary import missing_data_summary
 
 
 def main(smk):

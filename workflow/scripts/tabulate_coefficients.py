@@ -1,10 +1,10 @@
 """Snakemake adapter: the linear baseline's coefficients with replicate-weight SEs."""
 from pathlib import Path
 
-from policyml.cli import script_main
-from policyml.modelling import read_task
-from policyml.models import coefficient_table, load_model
-from policyml.outputs import write_csv
+from policyml.core.cli import script_main
+from policyml.model.modelling import read_task
+from policyml.model.models import coefficient_table, load_model
+from policyml.core.outputs import write_csv
 
 
 def main(smk):

@@ -24,8 +24,17 @@ from collections.abc import Sequence
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 
-from ..errors import ConfigError, DataError
-from .layers import ACTIVATIONS, DTYPES, INITS, Dense, Identity, Module, Sequential, resolve_dtype
+from ..core.errors import ConfigError, DataError
+from .layers import (
+    ACTIVATIONS,
+    DTYPES,
+    INITS,
+    Dense,
+    Identity,
+    Module,
+    Sequential,
+    resolve_dtype,
+)
 from .losses import BinaryLogLoss, MSELoss
 from .optim import SGD, Adam, Constant, CosineWarmRestarts, Schedule, StepDecay
 from .train import History, check_data, fit

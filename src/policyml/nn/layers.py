@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 
 #: Weight initialisations understood by :class:`Dense`.
 INITS = ("he", "xavier", "pytorch")

@@ -30,7 +30,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..errors import ConfigError
+from ..core.errors import ConfigError
 from .layers import Parameter, pack
 
 

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..core.errors import ConfigError, DataError
 from .layers import Module
 from .losses import L2Penalty
 from .optim import Constant, Schedule, clip_grad_norm

@@ -1,0 +1,1 @@
+"""The audit stage: fairness by group, mitigation, explanations and policy scenarios."""

@@ -1,0 +1,1 @@
+"""What every stage shares: errors, configuration, survey estimates, atomic outputs, states, the catalogue."""
