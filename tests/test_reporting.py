@@ -258,7 +258,7 @@ def test_results_read_keeps_puma_codes_as_text(tmp_path):
 
 def test_results_unknown_output_is_a_config_error(tmp_path):
     """Check that asking for an unknown report input names the known ones."""
-    with pytest.raises(ConfigError, match="unknown report input 'metric'"):
+    with pytest.raises(ConfigError, match="unknown output 'metric'"):
         rp.Results(tmp_path).read("metric")
 
 

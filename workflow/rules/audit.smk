@@ -7,8 +7,8 @@ rule audit_fairness:
         split=rules.split_data.output.split,
         predictions=get_model_predictions,
     output:
-        groups="results/{state}/{year}/{unit}/fairness/{task}_groups.csv",
-        disparities="results/{state}/{year}/{unit}/fairness/{task}_disparities.csv",
+        groups=output_path("fairness_groups"),
+        disparities=output_path("fairness_disparities"),
     params:
         config=config_for("models", "estimates"),
     log:
@@ -31,7 +31,7 @@ rule compare_mitigation:
         split=rules.split_data.output.split,
         models=get_task_models,
     output:
-        mitigation="results/{state}/{year}/{unit}/fairness/{task}_mitigation.csv",
+        mitigation=output_path("mitigation"),
     wildcard_constraints:
         task="classification",
     params:
@@ -55,9 +55,9 @@ rule explain_models:
         split=rules.split_data.output.split,
         models=get_task_models,
     output:
-        importance="results/{state}/{year}/{unit}/explain/{task}_importance.csv",
-        shap="results/{state}/{year}/{unit}/explain/{task}_shap.parquet",
-        shap_groups="results/{state}/{year}/{unit}/explain/{task}_shap_groups.csv",
+        importance=output_path("importance"),
+        shap=output_path("shap"),
+        shap_groups=output_path("shap_groups"),
     params:
         config=config_for("models", "estimates", "explain", without=("models.threshold",)),
     threads: 2
@@ -76,10 +76,10 @@ rule run_scenarios:
     input:
         unpack(get_scenario_models),
         households=rules.build_households.output.households,
-        features="results/{state}/{year}/households/features.parquet",
-        spec="results/{state}/{year}/households/feature_spec.json",
+        features=output_path("features", unit="households"),
+        spec=output_path("feature_spec", unit="households"),
     output:
-        scenarios="results/{state}/{year}/households/scenarios.csv",
+        scenarios=output_path("scenarios", unit="households"),
     params:
         config=config_for("data", "features", "targets", "estimates", "scenarios"),
     threads: 1

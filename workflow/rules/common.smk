@@ -4,7 +4,7 @@ import sys
 
 from policyml.core.config import load_settings
 from policyml.core.errors import PolicymlError, one_line
-from policyml.core import catalogue
+from policyml.core import catalogue, layout
 from policyml.core.outputs import check_output_folder
 from policyml.report.render import report_lines
 
@@ -75,102 +75,97 @@ def unit_models(unit, task):
     return catalogue.unit_models(unit, task, SETTINGS.models[task])
 
 
+def output_path(name, **fixed):
+    """A rule's output (or input) path from policyml.core.layout, wildcards kept unless fixed."""
+    return layout.rule_pattern(name, **fixed)
+
+
+def state_year_path(wildcards, name, **values):
+    """Output ``name`` of the job's state-year (policyml.core.layout)."""
+    return layout.state_year_path(name, wildcards.state, wildcards.year, **values)
+
+
 def get_final_output():
     outputs = []
     for state, period in SETTINGS.state_years:
-        root = f"results/{state}/{period}"
-        outputs += [f"{root}/data_summary.json", f"{root}/run_settings.json"]
+        def path(name, **values):
+            return layout.state_year_path(name, state, period, **values)
+
+        outputs += [path("data_summary"), path("run_settings")]
         for unit in SETTINGS.units:
-            outputs.append(f"{root}/{unit}/representativeness.csv")
+            outputs.append(path("representativeness", unit=unit))
             for task in UNIT_TASKS[unit]:
-                outputs += [
-                    f"{root}/{unit}/metrics/{task}.csv",
-                    f"{root}/{unit}/coefficients/{task}.csv",
-                    f"{root}/{unit}/fairness/{task}_disparities.csv",
-                    f"{root}/{unit}/explain/{task}_importance.csv",
-                ]
+                outputs += [path(name, unit=unit, task=task) for name in
+                            ("metrics", "coefficients", "fairness_disparities", "importance")]
                 if unit == "households" and task == "classification":
-                    outputs.append(f"{root}/{unit}/fairness/{task}_mitigation.csv")
-                outputs += [f"{root}/{unit}/{m}/{task}_history.csv"
+                    outputs.append(path("mitigation", unit=unit, task=task))
+                outputs += [path("mlp_history", unit=unit, task=task, model=m)
                             for m in SETTINGS.models[task] if fit_rule(m) == "fit_mlp"]
         if "households" in SETTINGS.units:
-            outputs.append(f"{root}/report.html")
+            outputs.append(path("report"))
     if "households" in SETTINGS.units and len(SETTINGS.state_years) > 1:
-        outputs.append("results/index.html")
+        outputs.append(layout.INDEX)
     return outputs
 
 
-# the report's source, and every state-year of the run as "{state}/{period}"
+# the report's source, and every state-year of the run as (state, period)
 REPORT_QMD = os.path.join(workflow.basedir, "report", "report.qmd")
-STATE_YEARS = [f"{state}/{period}" for state, period in SETTINGS.state_years]
+STATE_YEARS = SETTINGS.state_years
 
 
 def get_report_inputs(wildcards):
     """Every file report.qmd reads (the households analysis; tuning files of the tuned models)."""
-    root = f"results/{wildcards.state}/{wildcards.year}"
-    unit = f"{root}/households"
-    inputs = {
-        "summary": f"{root}/data_summary.json",
-        "run_settings": f"{root}/run_settings.json",
-        "missing_data": f"{root}/missing_data.csv",
-        "persons": f"{root}/persons.parquet",
-        "households": f"{root}/households.parquet",
-        "pumas": f"{root}/puma_estimates.csv",
-        "features": f"{unit}/features.parquet",
-        "spec": f"{unit}/feature_spec.json",
-        "split": f"{unit}/split.parquet",
-        "representativeness": f"{unit}/representativeness.csv",
-        "mitigation": f"{unit}/fairness/classification_mitigation.csv",
-        "scenarios": f"{unit}/scenarios.csv",
-    }
+    def path(name, **values):
+        return state_year_path(wildcards, name, **values)
+
+    unit = "households"
+    inputs = {name: path(name) for name in ("data_summary", "run_settings", "missing_data", "persons",
+                                            "households", "puma_estimates")}
+    inputs |= {name: path(name, unit=unit) for name in ("features", "feature_spec", "split",
+                                                        "representativeness", "scenarios")}
+    inputs["mitigation"] = path("mitigation", unit=unit, task="classification")
     for task in UNIT_TASKS["households"]:
         models = SETTINGS.models[task]
-        inputs |= {
-            f"metrics_{task}": f"{unit}/metrics/{task}.csv",
-            f"calibration_{task}": f"{unit}/metrics/{task}_calibration.csv",
-            f"coefficients_{task}": f"{unit}/coefficients/{task}.csv",
-            f"groups_{task}": f"{unit}/fairness/{task}_groups.csv",
-            f"disparities_{task}": f"{unit}/fairness/{task}_disparities.csv",
-            f"importance_{task}": f"{unit}/explain/{task}_importance.csv",
-            f"shap_{task}": f"{unit}/explain/{task}_shap.parquet",
-            f"shap_groups_{task}": f"{unit}/explain/{task}_shap_groups.csv",
-        }
-        inputs |= {f"tuning_{task}_{m}": f"{unit}/tuning/{task}/{m}.csv" for m in models if fit_rule(m) == "tune_model"}
+        inputs |= {f"{name}_{task}": path(name, unit=unit, task=task) for name in (
+            "metrics", "calibration", "coefficients", "fairness_groups", "fairness_disparities",
+            "importance", "shap", "shap_groups")}
+        inputs |= {f"tuning_{task}_{m}": path("tuning", unit=unit, task=task, model=m)
+                   for m in models if fit_rule(m) == "tune_model"}
         # the cost table reads each model's Snakemake benchmark
-        inputs |= {f"benchmark_{task}_{m}": f"{unit}/benchmarks/{fit_rule(m)}/{task}/{m}.tsv" for m in models}
-        if "mlp" in models:
-            inputs |= {f"mlp_{task}": f"{unit}/mlp/{task}_history.csv",
-                       f"architecture_{task}": f"{unit}/mlp/{task}_architecture.json"}
+        inputs |= {f"benchmark_{task}_{m}": path("benchmark", unit=unit, stage=fit_rule(m), task=task, model=m)
+                   for m in models}
+        for m in models:
+            if fit_rule(m) == "fit_mlp":
+                inputs |= {f"mlp_{task}": path("mlp_history", unit=unit, task=task, model=m),
+                           f"architecture_{task}": path("mlp_architecture", unit=unit, task=task, model=m)}
     return inputs
+
+
+def get_index_inputs(name, **values):
+    """Output ``name`` of every state-year of the run (the index page reads them)."""
+    return [layout.state_year_path(name, state, period, **values) for state, period in STATE_YEARS]
 
 
 def get_feature_inputs(wildcards):
     source = "households" if wildcards.unit == "households" else "persons"
-    return {source: f"results/{wildcards.state}/{wildcards.year}/{source}.parquet"}
+    return {source: state_year_path(wildcards, source)}
 
 
 def get_household_inputs(wildcards):
-    inputs = {"persons": f"results/{wildcards.state}/{wildcards.year}/persons.parquet"}
+    inputs = {"persons": state_year_path(wildcards, "persons")}
     if SETTINGS.housing_file:
-        inputs["housing"] = f"results/{wildcards.state}/{wildcards.year}/housing.parquet"
+        inputs["housing"] = state_year_path(wildcards, "housing")
     return inputs
 
 
 def get_model_predictions(wildcards):
-    root = f"results/{wildcards.state}/{wildcards.year}/{wildcards.unit}"
-    return [
-        f"{root}/predictions/{wildcards.task}/{model}.parquet"
-        for model in unit_models(wildcards.unit, wildcards.task)
-    ]
-
-
-MODEL_FILE = "results/{state}/{year}/{unit}/models/{task}/{model}.skops"
+    return [state_year_path(wildcards, "predictions", unit=wildcards.unit, task=wildcards.task, model=model)
+            for model in unit_models(wildcards.unit, wildcards.task)]
 
 
 def model_file(wildcards, task, model, unit=None):
     """Where the model rules save a fitted model."""
-    return MODEL_FILE.format(state=wildcards.state, year=wildcards.year, unit=unit or wildcards.unit,
-                             task=task, model=model)
+    return state_year_path(wildcards, "model", unit=unit or wildcards.unit, task=task, model=model)
 
 
 def get_task_models(wildcards):

@@ -2,7 +2,7 @@
 
 rule fetch_persons:
     output:
-        persons="results/{state}/{year}/persons.parquet",
+        persons=output_path("persons"),
     params:
         config=config_for("data", "housing_file"),
     log:
@@ -20,7 +20,7 @@ rule fetch_persons:
 
 rule fetch_housing:
     output:
-        housing="results/{state}/{year}/housing.parquet",
+        housing=output_path("housing"),
     params:
         config=config_for("data", "housing_file"),
     log:
@@ -39,7 +39,7 @@ rule build_households:
     input:
         unpack(get_household_inputs),
     output:
-        households="results/{state}/{year}/households.parquet",
+        households=output_path("households"),
     params:
         config=config_for("data", "housing_file"),
     log:
@@ -59,7 +59,7 @@ rule summarize_data:
         persons=rules.fetch_persons.output.persons,
         households=rules.build_households.output.households,
     output:
-        summary="results/{state}/{year}/data_summary.json",
+        summary=output_path("data_summary"),
     params:
         config=config_for("data", "published", "estimates"),
     log:
@@ -79,7 +79,7 @@ rule record_run_settings:
     input:
         persons=rules.fetch_persons.output.persons,
     output:
-        settings="results/{state}/{year}/run_settings.json",
+        settings=output_path("run_settings"),
     params:
         config=STATE_CONFIG,
     log:
@@ -97,7 +97,7 @@ rule summarize_missing_data:
     input:
         households=rules.build_households.output.households,
     output:
-        missing_data="results/{state}/{year}/missing_data.csv",
+        missing_data=output_path("missing_data"),
     params:
         config=config_for("estimates"),
     log:

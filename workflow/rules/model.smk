@@ -4,8 +4,8 @@ rule build_features:
     input:
         unpack(get_feature_inputs),
     output:
-        features="results/{state}/{year}/{unit}/features.parquet",
-        spec="results/{state}/{year}/{unit}/feature_spec.json",
+        features=output_path("features"),
+        spec=output_path("feature_spec"),
     params:
         config=config_for("data", "features", "targets"),
     log:
@@ -26,7 +26,7 @@ rule split_data:
         features=rules.build_features.output.features,
         spec=rules.build_features.output.spec,
     output:
-        split="results/{state}/{year}/{unit}/split.parquet",
+        split=output_path("split"),
     params:
         config=config_for("split"),
     log:
@@ -48,7 +48,7 @@ rule check_representativeness:
         spec=rules.build_features.output.spec,
         split=rules.split_data.output.split,
     output:
-        representativeness="results/{state}/{year}/{unit}/representativeness.csv",
+        representativeness=output_path("representativeness"),
     params:
         config=config_for("estimates"),
     log:
@@ -69,8 +69,8 @@ rule fit_model:
         spec=rules.build_features.output.spec,
         split=rules.split_data.output.split,
     output:
-        model=MODEL_FILE,
-        predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
+        model=output_path("model"),
+        predictions=output_path("predictions"),
     wildcard_constraints:
         model=fitted_by("fit_model"),
     params:
@@ -78,7 +78,7 @@ rule fit_model:
     log:
         "logs/{state}/{year}/{unit}/fit_model/{task}/{model}.log",
     benchmark:
-        "results/{state}/{year}/{unit}/benchmarks/fit_model/{task}/{model}.tsv"
+        output_path("benchmark", stage="fit_model")
     conda:
         "../envs/policyml.yaml"
     threads: 1
@@ -90,9 +90,9 @@ rule fit_model:
 
 use rule fit_model as tune_model with:
     output:
-        model=MODEL_FILE,
-        predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
-        cv_results="results/{state}/{year}/{unit}/tuning/{task}/{model}.csv",
+        model=output_path("model"),
+        predictions=output_path("predictions"),
+        cv_results=output_path("tuning"),
     wildcard_constraints:
         model=fitted_by("tune_model"),
     threads: 4
@@ -101,7 +101,7 @@ use rule fit_model as tune_model with:
     log:
         "logs/{state}/{year}/{unit}/tune_model/{task}/{model}.log",
     benchmark:
-        "results/{state}/{year}/{unit}/benchmarks/tune_model/{task}/{model}.tsv"
+        output_path("benchmark", stage="tune_model")
 
 
 rule evaluate_models:
@@ -111,8 +111,8 @@ rule evaluate_models:
         split=rules.split_data.output.split,
         predictions=get_model_predictions,
     output:
-        metrics="results/{state}/{year}/{unit}/metrics/{task}.csv",
-        calibration="results/{state}/{year}/{unit}/metrics/{task}_calibration.csv",
+        metrics=output_path("metrics"),
+        calibration=output_path("calibration"),
     params:
         config=config_for("models", "estimates"),
     log:
@@ -135,7 +135,7 @@ rule tabulate_coefficients:
         split=rules.split_data.output.split,
         model=get_linear_model,
     output:
-        coefficients="results/{state}/{year}/{unit}/coefficients/{task}.csv",
+        coefficients=output_path("coefficients"),
     log:
         "logs/{state}/{year}/{unit}/tabulate_coefficients/{task}.log",
     benchmark:
@@ -151,13 +151,13 @@ rule tabulate_coefficients:
 
 use rule fit_model as fit_mlp with:
     output:
-        model=MODEL_FILE,
-        predictions="results/{state}/{year}/{unit}/predictions/{task}/{model}.parquet",
-        history="results/{state}/{year}/{unit}/{model}/{task}_history.csv",
-        architecture="results/{state}/{year}/{unit}/{model}/{task}_architecture.json",
+        model=output_path("model"),
+        predictions=output_path("predictions"),
+        history=output_path("mlp_history"),
+        architecture=output_path("mlp_architecture"),
     wildcard_constraints:
         model=fitted_by("fit_mlp"),
     log:
         "logs/{state}/{year}/{unit}/fit_mlp/{task}/{model}.log",
     benchmark:
-        "results/{state}/{year}/{unit}/benchmarks/fit_mlp/{task}/{model}.tsv"
+        output_path("benchmark", stage="fit_mlp")

@@ -4,7 +4,7 @@ rule estimate_pumas:
     input:
         households=rules.build_households.output.households,
     output:
-        pumas="results/{state}/{year}/puma_estimates.csv",
+        pumas=output_path("puma_estimates"),
     params:
         config=config_for("estimates", "targets"),
     threads: 1
@@ -25,10 +25,10 @@ rule render_report:
         unpack(get_report_inputs),
         qmd=REPORT_QMD,
     output:
-        report="results/{state}/{year}/report.html",
+        report=output_path("report"),
     params:
         config=config_for("data"),
-        results="results/{state}/{year}",
+        results=layout.STATE_YEAR,
     threads: 1
     resources:
         mem_mb=memory(3000),
@@ -44,14 +44,14 @@ rule render_report:
 
 rule render_index:
     input:
-        reports=expand("results/{state_year}/report.html", state_year=STATE_YEARS),
-        summaries=expand("results/{state_year}/data_summary.json", state_year=STATE_YEARS),
+        reports=get_index_inputs("report"),
+        summaries=get_index_inputs("data_summary"),
         # index_entry reads each state's metrics and its low-income flags
-        metrics=expand("results/{state_year}/households/metrics/{task}.csv", state_year=STATE_YEARS,
-                       task=UNIT_TASKS["households"]),
-        features=expand("results/{state_year}/households/features.parquet", state_year=STATE_YEARS),
+        metrics=[path for task in UNIT_TASKS["households"]
+                 for path in get_index_inputs("metrics", unit="households", task=task)],
+        features=get_index_inputs("features", unit="households"),
     output:
-        index="results/index.html",
+        index=layout.INDEX,
     threads: 1
     resources:
         mem_mb=memory(1500),

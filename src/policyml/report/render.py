@@ -46,6 +46,7 @@ from urllib.parse import quote
 
 import yaml
 
+from ..core import layout
 from ..core.errors import ConfigError, DataError, PolicymlError, one_line
 from ..core.outputs import atomic_path
 from . import fallback
@@ -307,7 +308,7 @@ def _low_income_share(results_dir: Path, unit: str, summary: Mapping[str, Any]) 
     """Weighted share of low-income households: from the data summary, else from the features."""
     if isinstance(summary.get("low_income_share"), Mapping):
         return dict(summary["low_income_share"])
-    features = results_dir / unit / "features.parquet"
+    features = results_dir / layout.relative("features", unit=unit)
     if not features.is_file():
         return None
     import pandas as pd
@@ -322,8 +323,7 @@ def _low_income_share(results_dir: Path, unit: str, summary: Mapping[str, Any]) 
     return SurveyDesign.from_frame(frame, "WGTP").proportion(frame["low_income"]).to_dict()
 
 
-def index_entry(results_dir: str | Path, *, unit: str = "households",
-                report: str = "report.html") -> dict[str, Any]:
+def index_entry(results_dir: str | Path, *, unit: str = "households") -> dict[str, Any]:
     """Headline figures of one state-year's results folder, for :func:`render_index`.
 
     Reads ``data_summary.json`` and ``{unit}/metrics/{regression,classification}.csv``. Keys:
@@ -334,7 +334,7 @@ def index_entry(results_dir: str | Path, *, unit: str = "households",
     se, moe90; or None) and ``report`` (path of the state's report).
     """
     results_dir = Path(results_dir)
-    summary_path = results_dir / "data_summary.json"
+    summary_path = results_dir / layout.relative("data_summary")
     if not summary_path.is_file():
         raise DataError(f"{summary_path} is missing",
                         f"run the pipeline for {results_dir} first (snakemake ... data_summary)")
@@ -343,7 +343,9 @@ def index_entry(results_dir: str | Path, *, unit: str = "households",
     except json.JSONDecodeError as error:
         raise DataError(f"{summary_path} is not valid JSON: {error}",
                         "delete it and rerun the pipeline") from None
-    metrics = results_dir / unit / "metrics"
+    def metrics(task: str) -> Path:
+        return results_dir / layout.relative("metrics", unit=unit, task=task)
+
     return {
         "state": summary.get("state"),
         "year": summary.get("year"),
@@ -351,10 +353,10 @@ def index_entry(results_dir: str | Path, *, unit: str = "households",
         "households": (summary.get("households") or {}).get("weighted"),
         "median_household_income": summary.get("median_household_income"),
         "low_income_share": _low_income_share(results_dir, unit, summary),
-        "recommended_regression": _recommended_model(metrics / "regression.csv", "regression", "r2"),
-        "recommended_classification": _recommended_model(metrics / "classification.csv",
+        "recommended_regression": _recommended_model(metrics("regression"), "regression", "r2"),
+        "recommended_classification": _recommended_model(metrics("classification"),
                                                          "classification", "roc_auc"),
-        "report": str(results_dir / report),
+        "report": str(results_dir / layout.relative("report")),
     }
 
 

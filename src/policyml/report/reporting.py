@@ -5,7 +5,7 @@ and figure of the report is produced by tested code from the run's own files:
 
 Loading
     :class:`Results` reads the files of one state-year (``results/{state}/{year}``) by name
-    (:data:`OUTPUTS`); a missing file is a :class:`~policyml.core.errors.DataError` naming the file and
+    (:data:`policyml.core.layout.OUTPUTS`); a missing file is a :class:`~policyml.core.errors.DataError` naming the file and
     the Snakemake rule that writes it.
 Estimates
     Weighted figures the pipeline does not already store (income by group, by PUMA, gaps between
@@ -42,7 +42,7 @@ from mizani.labels import label_dollar, label_percent
 
 from .. import nn
 from ..audit.fairness import CROSS, OVERALL, SUPPRESS_BELOW
-from ..core import catalogue
+from ..core import catalogue, layout
 from ..core.errors import ConfigError, DataError
 from ..core.resources import PROJECT_ROOT, Mirror, default_resources_dir, embedded
 from ..core.survey import Z90, Estimate, SurveyDesign, reliability_options
@@ -350,42 +350,6 @@ def list_text(items: Sequence[str], conjunction: str = "and") -> str:
 # --------------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Output:
-    """A file of a state-year run: its path under the results root and the rule that writes it."""
-
-    pattern: str
-    rule: str
-
-
-#: The files the report reads, by name. Paths are relative to ``results/{state}/{year}``.
-OUTPUTS: dict[str, Output] = {
-    "data_summary": Output("data_summary.json", "summarize_data"),
-    "missing_data": Output("missing_data.csv", "summarize_missing_data"),
-    "households": Output("households.parquet", "build_households"),
-    "persons": Output("persons.parquet", "fetch_persons"),
-    "run_settings": Output("run_settings.json", "record_run_settings"),
-    "puma_estimates": Output("puma_estimates.csv", "estimate_pumas"),
-    "feature_spec": Output("{unit}/feature_spec.json", "build_features"),
-    "features": Output("{unit}/features.parquet", "build_features"),
-    "split": Output("{unit}/split.parquet", "split_data"),
-    "representativeness": Output("{unit}/representativeness.csv", "check_representativeness"),
-    "metrics": Output("{unit}/metrics/{task}.csv", "evaluate_models"),
-    "calibration": Output("{unit}/metrics/{task}_calibration.csv", "evaluate_models"),
-    "coefficients": Output("{unit}/coefficients/{task}.csv", "tabulate_coefficients"),
-    "tuning": Output("{unit}/tuning/{task}/{model}.csv", "tune_model"),
-    "benchmark": Output("{unit}/benchmarks/{stage}/{task}/{model}.tsv", "{stage}"),
-    "fairness_groups": Output("{unit}/fairness/{task}_groups.csv", "audit_fairness"),
-    "fairness_disparities": Output("{unit}/fairness/{task}_disparities.csv", "audit_fairness"),
-    "mitigation": Output("{unit}/fairness/classification_mitigation.csv", "compare_mitigation"),
-    "importance": Output("{unit}/explain/{task}_importance.csv", "explain_models"),
-    "shap": Output("{unit}/explain/{task}_shap.parquet", "explain_models"),
-    "shap_groups": Output("{unit}/explain/{task}_shap_groups.csv", "explain_models"),
-    "scenarios": Output("{unit}/scenarios.csv", "run_scenarios"),
-    "mlp_history": Output("{unit}/mlp/{task}_history.csv", "fit_mlp"),
-    "mlp_architecture": Output("{unit}/mlp/{task}_architecture.json", "fit_mlp"),
-}
-
 #: Snakemake stages whose benchmark files record a model's fitting cost.
 FIT_STAGES = ("fit_model", "tune_model", "fit_mlp")
 
@@ -394,7 +358,7 @@ _TEXT_COLUMNS = ("group", "puma", "puma_code", "max_group", "min_group", "term",
 
 
 class Results:
-    """The files of one state-year run, read by name from :data:`OUTPUTS`.
+    """The files of one state-year run, read by name from :data:`policyml.core.layout.OUTPUTS`.
 
     Parameters
     ----------
@@ -416,15 +380,9 @@ class Results:
         return f"Results({str(self.root)!r}, unit={self.unit!r})"
 
     def path(self, name: str, **wildcards: Any) -> Path:
-        """The path of output ``name`` (wildcards: task, model, stage)."""
-        output = self._output(name)
-        try:
-            return self.root / output.pattern.format(unit=self.unit, **wildcards)
-        except KeyError as error:
-            raise ConfigError(
-                f"output {name!r} needs the wildcard {error.args[0]!r}",
-                f"call e.g. results.read({name!r}, {error.args[0]}=...)",
-            ) from None
+        """The path of output ``name`` (:data:`policyml.core.layout.OUTPUTS`; wildcards: task,
+        model, stage)."""
+        return self.root / layout.relative(name, **{"unit": self.unit, **wildcards})
 
     def exists(self, name: str, **wildcards: Any) -> bool:
         return self.path(name, **wildcards).is_file()
@@ -460,11 +418,8 @@ class Results:
             ) from error
 
     @staticmethod
-    def _output(name: str) -> Output:
-        try:
-            return OUTPUTS[name]
-        except KeyError:
-            raise ConfigError(f"unknown report input {name!r}", f"use one of {', '.join(OUTPUTS)}") from None
+    def _output(name: str) -> layout.Output:
+        return layout.output(name)
 
 
 def data_source(households: pd.DataFrame) -> dict[str, Any]:
