@@ -133,14 +133,8 @@ def parse_qmd(text: str, source: str = "document") -> Document:
         if end is None:
             raise ConfigError(f"{source}: the YAML front matter is never closed",
                               "end it with a '---' line")
-        try:
-            front = yaml.safe_load("\n".join(lines[1:end])) or {}
-        except yaml.YAMLError as error:
-            raise ConfigError(f"{source}: the YAML front matter does not parse: {error}",
-                              "fix the YAML between the first two '---' lines") from None
-        if not isinstance(front, dict):
-            raise ConfigError(f"{source}: the front matter is not a YAML mapping",
-                              "write 'key: value' lines between the '---' lines")
+        front = _yaml_mapping(lines[1:end], f"{source}: the YAML front matter",
+                              "write 'key: value' lines between the first two '---' lines")
         start = end + 1
     _check_front_matter(front, f"{source} front matter")
     document = Document(front)
@@ -180,6 +174,17 @@ def parse_qmd(text: str, source: str = "document") -> Document:
     return document
 
 
+def _yaml_mapping(lines: Sequence[str], what: str, hint: str) -> dict[str, Any]:
+    """``lines`` parsed as a YAML mapping (``{}`` when empty); a ConfigError naming ``what`` else."""
+    try:
+        parsed = yaml.safe_load("\n".join(lines)) or {}
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what}: not valid YAML ({' '.join(str(error).split())})", hint) from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(f"{what}: not 'key: value' lines", hint)
+    return parsed
+
+
 def _check_front_matter(front: Mapping[str, Any], where: str) -> None:
     for key in front:
         if key not in RENDERS["front matter"]:
@@ -212,14 +217,8 @@ def _chunk_options(code: list[str], where: str) -> dict[str, Any]:
         if not line.startswith("#|"):
             break
         option_lines.append(line[2:].removeprefix(" "))
-    try:
-        options = yaml.safe_load("\n".join(option_lines)) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{where}: the '#|' chunk options do not parse as YAML: {error}",
-                          "write them as '#| key: value', one per line") from None
-    if not isinstance(options, dict):
-        raise ConfigError(f"{where}: the '#|' chunk options are not 'key: value' lines",
-                          "write them as '#| key: value', one per line")
+    options = _yaml_mapping(option_lines, f"{where}: the '#|' chunk options",
+                            "write them as '#| key: value', one per line")
     _check_mapping(options, where, "chunk options")
     if options.get("output", True) not in (True, False, "asis"):
         raise _refuse(where, f"output: {options['output']!r}", "chunk options")
