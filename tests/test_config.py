@@ -215,3 +215,31 @@ def test_settings_as_config_round_trips():
     config = settings.as_config()
     assert config["states"] == ["NM", "WY"] and config["models"]["threshold"] == 0.3
     assert load_settings(config) == settings
+
+
+def test_schema_default_is_what_validation_fills_in():
+    """Check that schema_default gives the values a config without the key gets, and that the MLP's defaults come from it."""
+    from policyml.core.config import schema_default
+    from policyml.model.models import DEFAULT_PARAMS
+
+    filled = validate_config({})
+    assert schema_default("models", "mlp") == filled["models"]["mlp"]
+    assert schema_default("models", "threshold") == filled["models"]["threshold"] == 0.5
+    assert DEFAULT_PARAMS["mlp"]["epochs"] == filled["models"]["mlp"]["epochs"]
+    assert DEFAULT_PARAMS["mlp"]["hidden_layer_sizes"] == tuple(filled["models"]["mlp"]["hidden_layer_sizes"])
+
+
+def test_config_yaml_shows_only_the_schema_defaults():
+    """Check that every value in config/config.yaml is the schema's default (the schema owns them; the file only shows them)."""
+    shown = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())
+    filled = validate_config({})
+
+    def compare(value, default, where):
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                assert key in default, f"{where}{key} has no schema default"
+                compare(inner, default[key], f"{where}{key}.")
+        else:
+            assert value == default, f"config.yaml {where.rstrip('.')}={value!r}, schema default {default!r}"
+
+    compare(shown, filled, "")

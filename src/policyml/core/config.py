@@ -84,6 +84,13 @@ def _with_catalogue(schema: dict) -> dict:
     return schema
 
 
+def schema_default(*path: str, schema_path: str | Path = SCHEMA_PATH) -> Any:
+    """The schema's default of the setting at ``path`` (e.g. ``"models", "mlp"``), nested defaults
+    filled in: code that needs a setting's default reads it here, never writes it again."""
+    node = schema_at(yaml.safe_load(Path(schema_path).read_text()), path)
+    return _with_defaults(node, node.get("default", {} if node.get("type") == "object" else None))
+
+
 def validate_config(config: dict, schema_path: str | Path = SCHEMA_PATH) -> dict:
     """Return the config with defaults filled in, or raise a ConfigError for the first bad key."""
     schema = _with_catalogue(yaml.safe_load(Path(schema_path).read_text()))

@@ -81,6 +81,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import nn
 from ..core import catalogue
+from ..core.config import schema_default
 from ..core.errors import ConfigError, DataError
 from ..core.outputs import write_bytes
 from ..core.survey import REPLICATES, Z90, as_vector, sdr_standard_error
@@ -111,9 +112,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
     "dummy": {},
     "ols": {},
     "folktables_gbm": {},
-    # policyml.nn's MLP (our NumPy gradient-descent core); the pipeline config can override these
-    "mlp": {"hidden_layer_sizes": (32,), "activation": "relu", "optimizer": "adam", "learning_rate": 1e-3,
-            "batch_size": 64, "epochs": 200, "early_stopping": True, "patience": 10, "l2": 0.0},
+    # policyml.nn's MLP (our NumPy gradient-descent core): the config schema's models.mlp defaults
+    "mlp": {**{key: tuple(value) if isinstance(value, list) else value
+               for key, value in schema_default("models", "mlp").items()}, "early_stopping": True},
     # C=inf is the scikit-learn >= 1.8 spelling of penalty=None (``penalty`` is deprecated).
     # Newton-Cholesky reaches the exact maximum likelihood in a few steps (lbfgs at its default
     # tolerance stopped 7e-3 away from it on 6,000 x 100 data), which the replicate SEs need.
