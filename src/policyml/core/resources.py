@@ -43,8 +43,17 @@ def _checksums(sums_file: Path, _mtime: float) -> dict[str, str]:
 
 
 @lru_cache(maxsize=None)
-def _verified(path: Path, expected: str, _stat_key: tuple) -> bool:
-    return sha256_of(path) == expected
+def _sha256_of_version(path: Path, _stat_key: tuple) -> str:
+    return sha256_of(path)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of ``path``, computed once per version of the file in a process (a mirror's
+    check and the run's record of the file read share it)."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    # ctime changes on every write or metadata change, even when mtime is preserved (cp -p)
+    return _sha256_of_version(path, (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino))
 
 
 class Mirror:
@@ -76,10 +85,7 @@ class Mirror:
                     f"add its checksum: cd {self.root} && sha256sum {relpath} >> SHA256SUMS",
                 )
             return path
-        stat = path.stat()
-        # ctime changes on every write or metadata change, even when mtime is preserved (cp -p)
-        stat_key = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-        if not _verified(path.resolve(), expected, stat_key):
+        if file_sha256(path) != expected:
             raise DataError(
                 f"{path} does not match its sha256 in {self.root / 'SHA256SUMS'} "
                 "(the file is corrupted or was replaced)",

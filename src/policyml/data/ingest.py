@@ -14,7 +14,7 @@ import pandas as pd
 from ..core.config import Settings
 from ..core.errors import DataError
 from ..core.period import ONE_YEAR, SurveyPeriod
-from ..core.resources import PROJECT_ROOT, sha256_of
+from ..core.resources import PROJECT_ROOT, file_sha256
 from ..core.states import State
 from . import fetch
 from .dictionary import DataDictionary
@@ -78,7 +78,7 @@ def source_record(path: Path) -> dict:
     except ValueError:
         where = str(path)
     return {"file": path.name, "path": where, "bytes": path.stat().st_size,
-            "sha256": sha256_of(path)}
+            "sha256": file_sha256(path)}
 
 
 def fetch_persons(settings: Settings, state: State,
