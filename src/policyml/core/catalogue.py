@@ -54,10 +54,6 @@ UNITS: dict[str, dict[str, tuple[str, ...]]] = {
     "acsincome": {"tasks": ("classification",), "reference_models": ("folktables_gbm",)},
 }
 
-#: The rules that fit models, each with the models it fits (for its wildcard constraint).
-FIT_RULES = tuple(dict.fromkeys(model.fit_rule for model in MODELS.values()))
-
-
 def task_models(task: str) -> tuple[str, ...]:
     """Every model that can serve ``task``."""
     return tuple(name for name, model in MODELS.items() if task in model.tasks)
@@ -86,8 +82,3 @@ def models_fitted_by(rule: str) -> tuple[str, ...]:
 def tuned_models() -> tuple[str, ...]:
     """The models with a hyperparameter search, in catalogue order."""
     return models_fitted_by("tune_model")
-
-
-def label(model: str) -> str:
-    """The display name of ``model`` (the name itself when it is not in the catalogue)."""
-    return MODELS[model].label if model in MODELS else model
