@@ -63,6 +63,12 @@ FILTER_NAME = "filters/callouts.lua"
 SLOW_CELL_SECONDS = 2.0
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal colour codes (tracebacks, Quarto's output)."""
+    return _ANSI.sub("", text)
+
 _CHUNK = re.compile(r"^(?P<fence>`{3,})\s*\{(?P<engine>[^{}\s,]*)(?P<rest>[^{}]*)\}\s*$")
 _DIV = re.compile(r"^:{3,}\s*\{(?P<attributes>[^}]*)\}")
 _UNSUPPORTED = (  # Quarto constructs in markdown, each with how to spot it
@@ -189,8 +195,13 @@ def _check_front_matter(front: Mapping[str, Any], where: str) -> None:
     for key in front:
         if key not in RENDERS["front matter"]:
             raise _refuse(where, f"the key {key!r}", "front matter")
-    _check_mapping(_html_format(front), where, "html options")
-    _check_mapping(front.get("execute") or {}, where, "execute options")
+    _check_format(front, where)
+
+
+def _check_format(config: Mapping[str, Any], where: str) -> None:
+    """The ``format: html:`` and ``execute:`` options of the front matter or of _quarto.yml."""
+    _check_mapping(_html_format(config), where, "html options")
+    _check_mapping(config.get("execute") or {}, where, "execute options")
 
 
 def _check_mapping(options: Mapping[str, Any], where: str, kind: str) -> None:
@@ -332,7 +343,7 @@ def execute_notebook(notebook, workdir: Path, *, timeout: int, progress: Progres
     try:
         client.execute()
     except CellExecutionError as error:
-        for text in _ANSI.sub("", error.traceback).splitlines():
+        for text in strip_ansi(error.traceback).splitlines():
             progress(f"  | {text}")
         message = f"report chunk {describe(current['index'])} failed: {error.ename}: {error.evalue}"
         hint = ("fix the chunk or the inputs it reads (the traceback is in the render log); "
@@ -401,7 +412,7 @@ def _outputs_markdown(outputs, options: Mapping[str, Any], label: str) -> list[s
     for output in outputs:
         kind = output.get("output_type")
         if kind == "stream":
-            text = _ANSI.sub("", _text(output.get("text", "")))
+            text = strip_ansi(_text(output.get("text", "")))
             if output.get("name") == "stderr":
                 if options["warning"] and text.strip():
                     parts.append(_div([_code_block(text)], ".cell-output .cell-output-stderr"))
@@ -430,7 +441,7 @@ def _outputs_markdown(outputs, options: Mapping[str, Any], label: str) -> list[s
             parts.append(_div([_raw_block(_text(data[mime]), "html")],
                               ".cell-output .cell-output-display"))
         elif mime == "text/plain":
-            parts.append(_div([_code_block(_ANSI.sub("", _text(data[mime])))],
+            parts.append(_div([_code_block(strip_ansi(_text(data[mime])))],
                               ".cell-output .cell-output-stdout"))
     return parts
 
@@ -470,12 +481,9 @@ def project_config(qmd: Path) -> dict[str, Any]:
     path = qmd.parent / "_quarto.yml"
     if not path.is_file():
         return {}
-    try:
-        config = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} does not parse as YAML: {error}", "fix the YAML") from None
-    _check_mapping(_html_format(config), path.name, "html options")
-    _check_mapping(config.get("execute") or {}, path.name, "execute options")
+    config = _yaml_mapping(path.read_text(encoding="utf-8").splitlines(), str(path),
+                           "write _quarto.yml as 'key: value' YAML")
+    _check_format(config, path.name)
     return config
 
 

@@ -159,9 +159,6 @@ def quarto_version(quarto: str) -> str:
     return version.splitlines()[-1]
 
 
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
 def _quarto_failure(qmd: Path, status: int, lines: Sequence[str]) -> DataError:
     """One error for a failed ``quarto render``, naming the chunk and the error from its output."""
     text = [line.strip() for line in lines if line.strip()]
@@ -194,7 +191,7 @@ def _render_quarto(quarto: str, qmd: Path, params: Mapping[str, Any], workdir: P
         with subprocess.Popen(command, cwd=folder, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, errors="replace") as process:
             for line in process.stdout:
-                line = _ANSI.sub("", line).rstrip()
+                line = fallback.strip_ansi(line).rstrip()
                 if line:
                     progress(f"quarto: {line}")  # Quarto's own progress, to the log
                 last.append(line)
