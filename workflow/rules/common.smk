@@ -25,8 +25,8 @@ STATE_CONFIG = {key: value for key, value in RUN_CONFIG.items() if key != "state
 wildcard_constraints:
     state="[A-Z]{2}",
     year=r"\d{4}(-\d{4})?",
-    task="regression|classification",
-    unit="households|acsincome",
+    task="|".join(catalogue.TASKS),
+    unit="|".join(catalogue.UNITS),
 
 
 PERIOD_KEYS = ("year", "survey", "allow_experimental_2020", "seed")  # not states: rules are per state
@@ -75,9 +75,8 @@ def unit_models(unit, task):
     return catalogue.unit_models(unit, task, SETTINGS.models[task])
 
 
-def output_path(name, **fixed):
-    """A rule's output (or input) path from policyml.core.layout, wildcards kept unless fixed."""
-    return layout.rule_pattern(name, **fixed)
+# A rule's output (or input) path from policyml.core.layout, wildcards kept unless fixed.
+output_path = layout.rule_pattern
 
 
 def state_year_path(wildcards, name, **values):
