@@ -16,10 +16,11 @@ import platform
 from importlib import metadata
 from typing import Any, Mapping
 
-from ..core.config import SECTIONS
-from ..core.period import ONE_YEAR, SurveyPeriod
+from ..core.period import SurveyPeriod
 from ..core.states import resolve_state
 
+#: config keys that ``period`` above already states
+PERIOD_KEYS = ("year", "survey", "allow_experimental_2020")
 #: the distributions whose versions a run records (the computation's own stack)
 PACKAGES = ("policyml", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "xgboost-cpu",
             "fairlearn", "shap", "geopandas", "plotnine", "snakemake")
@@ -45,17 +46,14 @@ def run_settings(config: Mapping[str, Any], state: str, source: Mapping[str, Any
     """The run settings of ``state``: ``config`` is the validated run config (``RUN_CONFIG`` of the
     workflow), ``source`` the record of the person file read (``ingest.source_record``)."""
     resolved = resolve_state(state)
-    period = SurveyPeriod(int(config["year"]), config.get("survey", ONE_YEAR))
+    period = SurveyPeriod(int(config["year"]), config["survey"])
     return {
         "state": {"postal": resolved.postal, "fips": resolved.fips, "name": resolved.name},
         "period": {"year": period.year, "survey": period.survey, "label": period.label,
                    "title": period_title(period), "puma_vintages": list(period.puma_vintages),
                    "experimental_2020_weights": period.experimental},
         "source": dict(source),
-        "seed": config["seed"],
-        "units": list(config["units"]),
-        "housing_file": config["housing_file"],
-        **{section: config[section] for section in SECTIONS},
+        **{key: value for key, value in config.items() if key not in PERIOD_KEYS},
         "versions": package_versions(),
     }
 

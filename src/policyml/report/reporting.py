@@ -46,6 +46,7 @@ from ..core import catalogue, layout
 from ..core.errors import ConfigError, DataError
 from ..core.resources import PROJECT_ROOT, Mirror, default_resources_dir, embedded
 from ..core.survey import Z90, Estimate, SurveyDesign, reliability_options
+from ..data.run_settings import settings_rows
 from ..model.features import build_targets, education_level
 from ..model.selection import (
     LOWER_IS_BETTER,
@@ -2024,7 +2025,5 @@ def run_settings_text(settings: Mapping[str, Any]) -> str:
 
 def run_settings_table(settings: Mapping[str, Any]) -> pd.DataFrame:
     """Every setting of the run as a two-column table (versions and the file read are in the text)."""
-    from ..data.run_settings import settings_rows
-
     shown = {k: v for k, v in settings.items() if k not in ("versions", "source")}
     return pd.DataFrame(settings_rows(shown), columns=["Setting", "Value"])
