@@ -1,5 +1,6 @@
 """Snakemake adapter: features + split -> representativeness.csv (group shares in state, train, test)."""
 import json
+from pathlib import Path
 
 import pandas as pd
 
@@ -13,7 +14,7 @@ def main(smk):
     settings = load_settings(smk.params.config)
     features = pd.read_parquet(smk.input.features)
     split = pd.read_parquet(smk.input.split)
-    weight = json.loads(open(smk.input.spec).read())["weight"]
+    weight = json.loads(Path(smk.input.spec).read_text())["weight"]
     write_csv(representativeness(features, split, settings.estimates, weight), smk.output.representativeness)
 
 
